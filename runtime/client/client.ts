@@ -1,0 +1,175 @@
+// The producer API: declare queues and enqueue jobs (one at a time or pipelined in bulk).
+import {
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type PubAck,
+} from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { JetmeshError, PayloadTooLargeError, QueueFullError, QueueNotFoundError } from "../errors.ts";
+import { type ConnectionSettings, connectNats } from "../jetstream/connection.ts";
+import {
+  declareQueue,
+  type QueueOptions,
+  type QueueSettings,
+  readQueueSettings,
+} from "../jetstream/queues.ts";
+import type { Encoding } from "../wire/codec.ts";
+import { buildJobMessage } from "../wire/job-message.ts";
+import { Subjects } from "../wire/subjects.ts";
+import { assertJobId, newJobId } from "./job-id.ts";
+
+export interface ClientOptions {
+  /** An open connection to use (the client will not close it), or settings to open one. */
+  connection?: NatsConnection | ConnectionSettings;
+  /** Subject prefix of the mesh. @default "jetmesh" */
+  prefix?: string;
+  /** Payload encoding for enqueue. @default "msgpack" */
+  encoding?: Encoding;
+  /** How long to wait for JetStream to acknowledge an enqueue. @default 5000 */
+  publishTimeoutMs?: number;
+}
+
+export interface EnqueueOptions {
+  /** A stable id makes the enqueue idempotent within the queue's duplicate window. @default random UUID */
+  jobId?: string;
+  encoding?: Encoding;
+  /** At most the queue's maxAttempts. */
+  maxAttempts?: number;
+  timeoutMs?: number;
+  /** Extra headers to carry with the job (e.g. trace context). */
+  headers?: Record<string, string>;
+}
+
+export interface EnqueueResult {
+  jobId: string;
+  queue: string;
+  name: string;
+  /** Stream sequence of the stored job. */
+  sequence: number;
+  /** True when JetStream already held a job with this id (nothing new was stored). */
+  duplicate: boolean;
+}
+
+export interface JobToEnqueue {
+  queue: string;
+  name: string;
+  payload?: unknown;
+  options?: EnqueueOptions;
+}
+
+/** Enqueues above this many in flight wait for acknowledgements before sending more. */
+const BULK_WINDOW = 1000;
+
+export class JetmeshClient {
+  readonly subjects: Subjects;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #ownsConnection: boolean;
+  readonly #encoding: Encoding;
+  readonly #timeoutMs: number;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    jsm: JetStreamManager,
+    ownsConnection: boolean,
+    options: ClientOptions,
+  ) {
+    this.subjects = new Subjects(options.prefix);
+    this.#js = jetstream(nc);
+    this.#jsm = jsm;
+    this.#ownsConnection = ownsConnection;
+    this.#encoding = options.encoding ?? "msgpack";
+    this.#timeoutMs = options.publishTimeoutMs ?? 5000;
+  }
+
+  static async connect(options: ClientOptions = {}): Promise<JetmeshClient> {
+    const given = options.connection;
+    const ownsConnection = given === undefined || !("publish" in given);
+    const nc = ownsConnection
+      ? await connectNats(given as ConnectionSettings | undefined)
+      : (given as NatsConnection);
+    return new JetmeshClient(nc, await jetstreamManager(nc), ownsConnection, options);
+  }
+
+  /** Queue administration: declaring is explicit and idempotent. */
+  readonly queues = {
+    declare: (queue: string, options?: QueueOptions): Promise<QueueSettings> =>
+      declareQueue(this.nc, this.#jsm, this.subjects, queue, options),
+    settings: (queue: string): Promise<QueueSettings> => readQueueSettings(this.#jsm, this.subjects, queue),
+  };
+
+  async enqueue(
+    queue: string,
+    name: string,
+    payload?: unknown,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueueResult> {
+    const { subject, jobId, data, headers } = this.#prepare({ queue, name, payload, options });
+    let ack: PubAck;
+    try {
+      ack = await this.#js.publish(subject, data, { msgID: jobId, headers, timeout: this.#timeoutMs });
+    } catch (error) {
+      throw translatePublishError(error, queue, data.length);
+    }
+    return { jobId, queue, name, sequence: ack.seq, duplicate: ack.duplicate };
+  }
+
+  /**
+   * Enqueues many jobs with pipelined publishes (up to 1,000 awaiting acknowledgement). Results
+   * are in input order; the first failure rejects after every publish has settled.
+   */
+  async enqueueMany(jobs: readonly JobToEnqueue[]): Promise<EnqueueResult[]> {
+    const results: Promise<EnqueueResult>[] = [];
+    const window = new Set<Promise<unknown>>();
+    for (const job of jobs) {
+      const pending = this.enqueue(job.queue, job.name, job.payload, job.options);
+      results.push(pending);
+      const forget = (): void => {
+        window.delete(settled);
+      };
+      const settled: Promise<void> = pending.then(forget, forget);
+      window.add(settled);
+      if (window.size >= BULK_WINDOW) await Promise.race(window);
+    }
+    return Promise.all(results);
+  }
+
+  #prepare(job: JobToEnqueue) {
+    this.subjects.validateJob(job.queue, job.name);
+    const options = job.options ?? {};
+    const jobId = options.jobId ?? newJobId();
+    if (options.jobId !== undefined) assertJobId(jobId);
+    const { data, headers } = buildJobMessage(job.payload, {
+      jobId,
+      encoding: options.encoding ?? this.#encoding,
+      maxAttempts: options.maxAttempts,
+      timeoutMs: options.timeoutMs,
+      extraHeaders: options.headers,
+    });
+    return { subject: this.subjects.job(job.queue, job.name), jobId, data, headers };
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsConnection) await this.nc.drain();
+  }
+}
+
+/** Turns JetStream's publish errors into the typed errors a producer can act on. */
+function translatePublishError(error: unknown, queue: string, sizeBytes: number): Error {
+  const message = (error as Error).message ?? String(error);
+  if (error instanceof JetStreamApiError) {
+    if (error.code === 10077 || error.code === 10078 || /maximum (messages|bytes)/i.test(message)) {
+      return new QueueFullError(queue, message);
+    }
+    if (error.code === 10054 || /message size exceeds/i.test(message)) {
+      return new PayloadTooLargeError(sizeBytes, undefined, message);
+    }
+  }
+  if (/no responders|no stream/i.test(message)) return new QueueNotFoundError(queue);
+  return new JetmeshError("ENQUEUE_FAILED", `enqueue to queue "${queue}" failed: ${message}`, {
+    cause: error,
+  });
+}

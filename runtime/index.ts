@@ -1,0 +1,32 @@
+// jetmesh's public face: everything a producer or a worker needs, and nothing internal.
+
+export type { ClientOptions, EnqueueOptions, EnqueueResult, JobToEnqueue } from "./client/client.ts";
+export { JetmeshClient } from "./client/client.ts";
+export type { JetmeshErrorCode } from "./errors.ts";
+export {
+  DecodeError,
+  JetmeshError,
+  PayloadTooLargeError,
+  PermanentJobError,
+  QueueFullError,
+  QueueNotFoundError,
+} from "./errors.ts";
+export type { ConnectionSettings } from "./jetstream/connection.ts";
+export { connectionSettingsFromEnv, connectNats, DEFAULT_NATS_URL } from "./jetstream/connection.ts";
+export type { QueueOptions, QueueSettings } from "./jetstream/queues.ts";
+export { QUEUE_DEFAULTS } from "./jetstream/queues.ts";
+export { createLogger } from "./observability/logging.ts";
+export type { Encoding } from "./wire/codec.ts";
+export { decodePayload, encodePayload } from "./wire/codec.ts";
+export type { LifecycleEvent } from "./wire/events.ts";
+export { ContentType, Header, WIRE_VERSION } from "./wire/headers.ts";
+export type { LifecycleEventType } from "./wire/subjects.ts";
+export { DEFAULT_PREFIX, Subjects } from "./wire/subjects.ts";
+export type { JobContext, JobDefinition } from "./worker/define-job.ts";
+export { DEFAULT_JOB_TIMEOUT_MS, defineJob } from "./worker/define-job.ts";
+export type { DeadReason, FailureKind } from "./worker/failure.ts";
+export type { RunningJob } from "./worker/job-runner.ts";
+export type { Backoff } from "./worker/retry-policy.ts";
+export { DEFAULT_BACKOFF, MAX_RETRY_DELAY_MS } from "./worker/retry-policy.ts";
+export type { WorkerOptions } from "./worker/worker.ts";
+export { WORKER_DEFAULTS, Worker } from "./worker/worker.ts";

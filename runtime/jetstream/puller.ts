@@ -1,0 +1,130 @@
+// Pulls messages from a durable pull consumer, asking for exactly as many as the caller has room
+// for. The library's consume() refills as messages arrive, not as they are processed, so it would
+// buffer jobs whose ack wait is already running; fetch() costs a subscription per batch.
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { Delivery } from "./delivery.ts";
+
+export interface PullerOptions {
+  stream: string;
+  consumer: string;
+  onDelivery: (delivery: Delivery) => void;
+  /** Called when a request ends early for a reason worth logging (e.g. consumer deleted). */
+  onWarning: (message: string) => void;
+  /** How long a pull request waits on the server. @default 30000 */
+  expiresMs?: number;
+  /** Server heartbeat interval while a request waits. @default 5000 */
+  heartbeatMs?: number;
+}
+
+interface PullRequest {
+  count: number;
+  received: number;
+}
+
+export class Puller {
+  readonly #nc: NatsConnection;
+  readonly #options: Required<PullerOptions>;
+  readonly #inbox = createInbox();
+  readonly #subject: string;
+  #subscription: Subscription | undefined;
+  /** Outstanding requests, oldest first: the server fills them in that order. */
+  #requests: PullRequest[] = [];
+  #lastHeard = Date.now();
+  #watchdog: NodeJS.Timeout | undefined;
+  #onChange: () => void = () => {};
+
+  constructor(nc: NatsConnection, options: PullerOptions) {
+    this.#nc = nc;
+    this.#options = { expiresMs: 30_000, heartbeatMs: 5_000, ...options };
+    this.#subject = `$JS.API.CONSUMER.MSG.NEXT.${options.stream}.${options.consumer}`;
+  }
+
+  /** Messages asked for and not yet received. */
+  get requested(): number {
+    let total = 0;
+    for (const request of this.#requests) total += request.count - request.received;
+    return total;
+  }
+
+  get pendingRequests(): number {
+    return this.#requests.length;
+  }
+
+  /** `onChange` runs whenever requests end, so the caller can ask again. */
+  start(onChange: () => void): void {
+    this.#onChange = onChange;
+    this.#subscription = this.#nc.subscribe(this.#inbox, { callback: (_error, msg) => this.#receive(msg) });
+    // A request the server forgot (restart, leader change) sends no more heartbeats: drop it.
+    this.#watchdog = setInterval(() => {
+      if (this.#requests.length > 0 && Date.now() - this.#lastHeard > 2 * this.#options.heartbeatMs + 1000) {
+        this.#reset();
+      }
+    }, this.#options.heartbeatMs);
+    this.#watchdog.unref();
+    void this.#watchReconnects();
+  }
+
+  request(count: number): void {
+    if (count <= 0 || this.#subscription === undefined) return;
+    if (this.#requests.length === 0) this.#lastHeard = Date.now();
+    this.#requests.push({ count, received: 0 });
+    const body = JSON.stringify({
+      batch: count,
+      expires: this.#options.expiresMs * 1_000_000,
+      idle_heartbeat: this.#options.heartbeatMs * 1_000_000,
+    });
+    try {
+      this.#nc.publish(this.#subject, body, { reply: this.#inbox });
+    } catch (error) {
+      this.#requests.pop();
+      this.#options.onWarning(`pull request failed: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Forgets outstanding requests. The subscription stays, so a message the server still sends
+   * for one of them reaches onDelivery (to be handed back) instead of waiting out its ack wait.
+   */
+  forgetRequests(): void {
+    this.#requests = [];
+  }
+
+  close(): void {
+    this.forgetRequests();
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+  }
+
+  #receive(msg: Msg): void {
+    this.#lastHeard = Date.now();
+    if (msg.reply) {
+      const head = this.#requests[0];
+      const fulfilled = head !== undefined && ++head.received >= head.count;
+      if (fulfilled) this.#requests.shift();
+      // Deliver before reporting the change, so the caller counts this job as running when it asks again.
+      this.#options.onDelivery(new Delivery(msg));
+      if (fulfilled) this.#onChange();
+      return;
+    }
+    const status = msg.headers?.code ?? 0;
+    if (status === 100) return; // idle heartbeat
+    // 404/408: the request ended with messages unsent; 409: ended for a reason (consumer deleted, max waiting…).
+    this.#requests.shift();
+    if (status === 409)
+      this.#options.onWarning(`pull request ended: ${msg.headers?.description ?? "conflict"}`);
+    this.#onChange();
+  }
+
+  #reset(): void {
+    this.#requests = [];
+    this.#lastHeard = Date.now();
+    this.#onChange();
+  }
+
+  async #watchReconnects(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (status.type === "reconnect") this.#reset();
+    }
+  }
+}

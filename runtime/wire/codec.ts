@@ -1,0 +1,82 @@
+// Payload encoding: standard MessagePack (no msgpackr records, so any language can decode it)
+// or JSON, chosen by Content-Type; an unlabelled payload is sniffed as JSON, then MessagePack.
+import { C1, Packr, Unpackr } from "msgpackr";
+import { DecodeError } from "../errors.ts";
+import { ContentType } from "./headers.ts";
+
+export type Encoding = "json" | "msgpack";
+
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+export function contentTypeOf(encoding: Encoding): string {
+  return encoding === "json" ? ContentType.Json : ContentType.MessagePack;
+}
+
+export function encodePayload(payload: unknown, encoding: Encoding): Uint8Array {
+  if (payload === undefined) return EMPTY;
+  if (encoding === "json") return utf8Encoder.encode(JSON.stringify(payload));
+  return packr.pack(payload);
+}
+
+/** Maps a Content-Type header to an encoding; undefined means "sniff". */
+export function encodingOf(contentType: string | undefined): Encoding | undefined {
+  if (contentType === undefined || contentType === "") return undefined;
+  const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
+  if (mediaType === "application/json") return "json";
+  if (
+    mediaType === "application/msgpack" ||
+    mediaType === "application/x-msgpack" ||
+    mediaType === "application/vnd.msgpack"
+  ) {
+    return "msgpack";
+  }
+  throw new DecodeError(
+    `unsupported Content-Type "${contentType}": use ${ContentType.Json} or ${ContentType.MessagePack}`,
+  );
+}
+
+export function decodePayload(data: Uint8Array, contentType: string | undefined): unknown {
+  const encoding = encodingOf(contentType);
+  if (data.length === 0) return undefined;
+  if (encoding === "json") return decodeJson(data);
+  if (encoding === "msgpack") return decodeMessagePack(data);
+  return sniff(data);
+}
+
+function decodeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(utf8Decoder.decode(data));
+  } catch (error) {
+    throw new DecodeError(`payload is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function decodeMessagePack(data: Uint8Array): unknown {
+  try {
+    const values = unpackr.unpackMultiple(data as Buffer);
+    if (values === undefined || values.length !== 1) {
+      throw new Error(`expected exactly one value, found ${values?.length ?? 0}`);
+    }
+    // 0xC1 is "never used" in MessagePack; msgpackr returns a marker object instead of failing.
+    if (values[0] === C1) throw new Error("0xC1 is not a valid MessagePack type byte");
+    return values[0];
+  } catch (error) {
+    throw new DecodeError(`payload is not valid MessagePack: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function sniff(data: Uint8Array): unknown {
+  try {
+    return decodeJson(data);
+  } catch {
+    try {
+      return decodeMessagePack(data);
+    } catch {
+      throw new DecodeError("payload has no Content-Type and is neither valid JSON nor valid MessagePack");
+    }
+  }
+}

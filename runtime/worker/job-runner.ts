@@ -1,0 +1,366 @@
+// Runs one delivered job from start to outcome: read the envelope, check it can run, call the
+// handler under a deadline, lease and abort signal, then acknowledge, retry or dead-letter.
+// This is the hot path: the success case does no I/O besides the ack and the events.
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { DecodeError, JetmeshError, PayloadTooLargeError } from "../errors.ts";
+import type { Delivery } from "../jetstream/delivery.ts";
+import type { QueueSettings } from "../jetstream/queues.ts";
+import { Header } from "../wire/headers.ts";
+import {
+  type HeaderValues,
+  headerValues,
+  type JobEnvelope,
+  readEnvelope,
+  readHeader,
+  readPayload,
+} from "../wire/job-message.ts";
+import type { Subjects } from "../wire/subjects.ts";
+import type { AttemptLog, AttemptRecord } from "./attempt-log.ts";
+import { deadLetter } from "./dead-letter.ts";
+import { DEFAULT_JOB_TIMEOUT_MS, type JobContext, type JobDefinition } from "./define-job.ts";
+import type { EventPublisher } from "./event-publisher.ts";
+import { AbortReason, type DeadReason, describeFailure, type FailureRecord } from "./failure.ts";
+import { handBack } from "./hand-back.ts";
+import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
+import { DEFAULT_BACKOFF, retryDelayMs } from "./retry-policy.ts";
+import { RunControl } from "./run-control.ts";
+
+/** A job this worker is running now (for status, cancellation and shutdown). */
+export interface RunningJob {
+  readonly envelope: JobEnvelope;
+  readonly startedAt: number;
+  readonly control: RunControl;
+  progress: unknown;
+}
+
+export interface JobRunnerOptions {
+  js: JetStreamClient;
+  subjects: Subjects;
+  queue: QueueSettings;
+  jobs: ReadonlyMap<string, JobDefinition>;
+  leases: LeaseKeeper;
+  attempts: AttemptLog;
+  events: EventPublisher;
+  logger: Logger;
+  workerId: string;
+  maxPayloadBytes: number;
+}
+
+type Settled = { ok: true } | { ok: false; error: unknown };
+
+export class JobRunner {
+  /** Running jobs by stream sequence (unique per delivery, unlike job ids). */
+  readonly running = new Map<number, RunningJob>();
+
+  constructor(private readonly options: JobRunnerOptions) {}
+
+  async run(msg: Delivery): Promise<void> {
+    const { queue, jobs } = this.options;
+    const name = msg.subject.slice(this.options.subjects.queueFilter(queue.queue).length - 1);
+    let values: HeaderValues | undefined;
+    let envelope: JobEnvelope;
+    try {
+      values = headerValues(msg.headers);
+      envelope = readEnvelope({
+        queue: queue.queue,
+        name,
+        headers: values,
+        streamSequence: msg.seq,
+        deliveryCount: msg.deliveryCount,
+      });
+    } catch (error) {
+      const reason =
+        error instanceof DecodeError
+          ? error
+          : new DecodeError(`malformed headers: ${(error as Error).message}`);
+      return this.#deadLetterUnrunnable(
+        msg,
+        fallbackEnvelope(msg, queue.queue, name, values),
+        "decode-failed",
+        reason,
+      );
+    }
+    const definition = jobs.get(envelope.name);
+    if (definition === undefined) {
+      const error = new JetmeshError(
+        "UNKNOWN_JOB_NAME",
+        `no handler for job name "${envelope.name}" on queue "${envelope.queue}" (known: ${[...jobs.keys()].join(", ")})`,
+      );
+      error.name = "UnknownJobNameError";
+      return this.#deadLetterUnrunnable(msg, envelope, "unknown-job-name", error);
+    }
+    const maxAttempts = Math.min(
+      queue.maxAttempts,
+      envelope.maxAttempts ?? definition.maxAttempts ?? queue.maxAttempts,
+    );
+    if (envelope.attempt > maxAttempts) return this.#deadLetterExhausted(msg, envelope, maxAttempts);
+    let payload: unknown;
+    try {
+      payload = readPayload(msg.data, envelope.contentType, this.options.maxPayloadBytes);
+    } catch (error) {
+      const reason = error instanceof PayloadTooLargeError ? "payload-too-large" : "decode-failed";
+      return this.#deadLetterUnrunnable(msg, envelope, reason, error);
+    }
+    await this.#execute(msg, envelope, definition, payload, maxAttempts);
+  }
+
+  async #execute(
+    msg: Delivery,
+    envelope: JobEnvelope,
+    definition: JobDefinition,
+    payload: unknown,
+    maxAttempts: number,
+  ) {
+    const { events, leases } = this.options;
+    const startedAt = Date.now();
+    const control = new RunControl();
+    const job: RunningJob = { envelope, startedAt, control, progress: undefined };
+    this.running.set(msg.seq, job);
+    const lease = leases.hold(msg, () =>
+      control.abort(
+        new AbortReason("lease-lost", "the job's lease expired; JetStream may have redelivered it"),
+      ),
+    );
+    const timeoutMs = envelope.timeoutMs ?? definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
+    const timer = setTimeout(
+      () => control.abort(new AbortReason("timeout", `job exceeded its timeout of ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    events.publish("started", envelope, {
+      waitMs: envelope.enqueuedAt === undefined ? undefined : startedAt - envelope.enqueuedAt,
+    });
+    const settled = await this.#invoke(
+      definition,
+      payload,
+      this.#context(envelope, maxAttempts, job),
+      control,
+    );
+    clearTimeout(timer);
+    this.running.delete(msg.seq);
+    try {
+      await this.#settle(msg, envelope, definition, maxAttempts, lease, settled, Date.now() - startedAt);
+    } finally {
+      leases.release(lease);
+    }
+  }
+
+  /** Runs the handler; an abort settles at once even if the handler ignores its signal. */
+  async #invoke(
+    definition: JobDefinition,
+    payload: unknown,
+    context: JobContext,
+    control: RunControl,
+  ): Promise<Settled> {
+    try {
+      await Promise.race([definition.run(payload, context), control.aborted]);
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  async #settle(
+    msg: Delivery,
+    envelope: JobEnvelope,
+    definition: JobDefinition,
+    maxAttempts: number,
+    lease: Lease,
+    settled: Settled,
+    durationMs: number,
+  ): Promise<void> {
+    const { events, leases, logger } = this.options;
+    if (!leases.isValid(lease)) {
+      // JetStream has handed this delivery to another worker; acking it would complete their run.
+      logger.warn(
+        { jobId: envelope.id, attempt: envelope.attempt },
+        "lease lost while running; outcome discarded",
+      );
+      events.publish("failed", envelope, {
+        durationMs,
+        error: errorOf(new AbortReason("lease-lost", "lease lost"), "lease-lost"),
+      });
+      return;
+    }
+    if (settled.ok) {
+      msg.ack();
+      events.publish("completed", envelope, { durationMs });
+      return;
+    }
+    const kind = settled.error instanceof AbortReason ? settled.error.kind : "handler";
+    if (kind === "shutdown") return this.#handBack(msg, envelope);
+    const failure = describeFailure(settled.error, kind);
+    events.publish("failed", envelope, { durationMs, error: errorOf(settled.error, kind) });
+    const history = await this.options.attempts.append(envelope.id, this.#attemptRecord(envelope, failure));
+    const permanent = (settled.error as { code?: unknown })?.code === "PERMANENT_FAILURE";
+    if (permanent || envelope.attempt >= maxAttempts) {
+      await this.#deadLetter(msg, envelope, permanent ? "permanent" : "max-attempts", failure, history);
+      return;
+    }
+    const delayMs = retryDelayMs(definition.backoff ?? DEFAULT_BACKOFF, envelope.attempt, settled.error);
+    msg.nak(delayMs);
+    events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
+  }
+
+  #context(envelope: JobEnvelope, maxAttempts: number, job: RunningJob): JobContext {
+    const { logger: workerLogger, workerId, events } = this.options;
+    let logger: Logger | undefined;
+    return {
+      id: envelope.id,
+      queue: envelope.queue,
+      name: envelope.name,
+      attempt: envelope.attempt,
+      maxAttempts,
+      get signal() {
+        return job.control.signal;
+      },
+      // Built on first use: most handlers never log, and a child logger per job is not free.
+      get logger() {
+        logger ??= workerLogger.child({
+          jobId: envelope.id,
+          queue: envelope.queue,
+          jobName: envelope.name,
+          attempt: envelope.attempt,
+          workerId,
+        });
+        return logger;
+      },
+      progress(value: unknown) {
+        job.progress = value;
+        events.publish("progress", envelope, { progress: value });
+      },
+    };
+  }
+
+  #attemptRecord(envelope: JobEnvelope, failure: FailureRecord): AttemptRecord {
+    return {
+      attempt: envelope.attempt,
+      at: Date.now(),
+      kind: failure.kind,
+      errorClass: failure.errorClass,
+      message: failure.message,
+      workerId: this.options.workerId,
+    };
+  }
+
+  async #handBack(msg: Delivery, envelope: JobEnvelope): Promise<void> {
+    try {
+      await handBack(this.options.js, msg, envelope.id, envelope.attempt);
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error, jobId: envelope.id },
+        "could not hand the job back; it will be redelivered",
+      );
+      msg.nak();
+    }
+  }
+
+  /** Hands back a delivery this worker will not start (paused or stopping). */
+  handBackUnstarted(msg: Delivery): void {
+    let envelope: JobEnvelope;
+    try {
+      envelope = readEnvelope({
+        queue: this.options.queue.queue,
+        name: "",
+        headers: headerValues(msg.headers),
+        streamSequence: msg.seq,
+        deliveryCount: msg.deliveryCount,
+      });
+    } catch {
+      msg.nak();
+      return;
+    }
+    void this.#handBack(msg, envelope);
+  }
+
+  async #deadLetterExhausted(msg: Delivery, envelope: JobEnvelope, maxAttempts: number): Promise<void> {
+    const history = await this.options.attempts.read(envelope.id);
+    const last = history.at(-1);
+    const failure = {
+      errorClass: last?.errorClass ?? "AttemptsExhaustedError",
+      message:
+        last === undefined || last.attempt < envelope.attempt - 1
+          ? `delivered ${envelope.attempt - 1} times without an outcome (max ${maxAttempts}): the workers running it stopped (crash, kill or lost lease)`
+          : last.message,
+      stack: undefined,
+    };
+    await this.#deadLetter(msg, envelope, "attempts-exhausted", failure, history);
+  }
+
+  async #deadLetterUnrunnable(
+    msg: Delivery,
+    envelope: JobEnvelope,
+    reason: DeadReason,
+    error: unknown,
+  ): Promise<void> {
+    const failure = describeFailure(error);
+    this.options.logger.warn(
+      { jobId: envelope.id, queue: envelope.queue, jobName: envelope.name, reason, err: error },
+      "job cannot run; dead-lettering it",
+    );
+    await this.#deadLetter(msg, envelope, reason, failure, []);
+  }
+
+  async #deadLetter(
+    msg: Delivery,
+    envelope: JobEnvelope,
+    reason: DeadReason,
+    failure: Omit<FailureRecord, "kind">,
+    history: AttemptRecord[],
+  ): Promise<void> {
+    const { js, subjects, events, workerId, logger } = this.options;
+    try {
+      await deadLetter(js, subjects, msg, {
+        queue: envelope.queue,
+        name: envelope.name,
+        jobId: envelope.id,
+        reason,
+        failure,
+        attempts: Math.max(envelope.attempt, history.length),
+        history,
+        workerId,
+      });
+      events.publish("dead", envelope, {
+        reason,
+        error: { class: failure.errorClass, message: failure.message, kind: reason },
+      });
+    } catch (error) {
+      // The original stays in the queue and comes back; nothing is lost.
+      logger.error({ err: error, jobId: envelope.id }, "dead-lettering failed; the job will be redelivered");
+      msg.nak(1000);
+    }
+  }
+
+  /** Aborts every running job with the given reason. */
+  abortAll(reason: AbortReason): void {
+    for (const job of this.running.values()) job.control.abort(reason);
+  }
+}
+
+function errorOf(error: unknown, kind: string): { class: string; message: string; kind: string } {
+  const failure = describeFailure(error);
+  return { class: failure.errorClass, message: failure.message, kind };
+}
+
+/** The best envelope we can build when the headers are unreadable or invalid. */
+function fallbackEnvelope(
+  msg: Delivery,
+  queue: string,
+  name: string,
+  values: HeaderValues | undefined,
+): JobEnvelope {
+  const fromHeaders =
+    values === undefined ? undefined : (readHeader(values, Header.JobId) ?? readHeader(values, Header.MsgId));
+  return {
+    id: fromHeaders ?? `${queue}-${msg.seq}`,
+    queue,
+    name,
+    attempt: msg.deliveryCount,
+    maxAttempts: undefined,
+    timeoutMs: undefined,
+    enqueuedAt: undefined,
+    contentType: undefined,
+    traceParent: undefined,
+    traceState: undefined,
+  };
+}

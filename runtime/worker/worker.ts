@@ -1,0 +1,199 @@
+// A worker process's runtime: wires one fetcher and job runner per queue to a shared lease
+// keeper, attempt log and event publisher, and shuts all of it down in order.
+
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { JetmeshError } from "../errors.ts";
+import { type ConnectionSettings, connectNats } from "../jetstream/connection.ts";
+import { attemptsBucket, type QueueSettings, readQueueSettings } from "../jetstream/queues.ts";
+import { createLogger } from "../observability/logging.ts";
+import { Subjects } from "../wire/subjects.ts";
+import { AttemptLog } from "./attempt-log.ts";
+import type { JobDefinition } from "./define-job.ts";
+import { EventPublisher } from "./event-publisher.ts";
+import { AbortReason } from "./failure.ts";
+import { Fetcher } from "./fetcher.ts";
+import { JobRunner, type RunningJob } from "./job-runner.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
+
+export interface WorkerOptions {
+  /** An open connection to use (the worker will not close it), or settings to open one. */
+  connection?: NatsConnection | ConnectionSettings;
+  /** Subject prefix of the mesh. @default "jetmesh" */
+  prefix?: string;
+  /** Queues to serve; each must have been declared. */
+  queues: readonly string[];
+  /** Job definitions; every job name published to the served queues needs one. */
+  jobs: readonly JobDefinition<any, any>[];
+  /** Jobs of one queue this process runs at once. @default 10 */
+  concurrency?: number;
+  /** Payloads larger than this are dead-lettered unread. @default 1048576 */
+  maxPayloadBytes?: number;
+  /** How long close() lets running jobs finish before handing them back. @default 30000 */
+  shutdownGraceMs?: number;
+  /** Publish lifecycle events on `<prefix>.evt.…`. @default true */
+  events?: boolean;
+  /** @default `<host>-<pid>-<random>` */
+  workerId?: string;
+  logger?: Logger;
+}
+
+export const WORKER_DEFAULTS = {
+  concurrency: 10,
+  maxPayloadBytes: 1024 * 1024,
+  shutdownGraceMs: 30_000,
+} as const;
+
+interface QueueRuntime {
+  settings: QueueSettings;
+  fetcher: Fetcher;
+  runner: JobRunner;
+  leases: LeaseKeeper;
+}
+
+export class Worker {
+  readonly #queues = new Map<string, QueueRuntime>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly id: string,
+    readonly nc: NatsConnection,
+    private readonly ownsConnection: boolean,
+    private readonly shutdownGraceMs: number,
+    readonly logger: Logger,
+  ) {}
+
+  /** Connects, checks every queue exists, and starts pulling jobs. */
+  static async start(options: WorkerOptions): Promise<Worker> {
+    if (options.queues.length === 0)
+      throw new JetmeshError("INVALID_OPTIONS", "a worker needs at least one queue");
+    const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+      throw new JetmeshError("INVALID_OPTIONS", `concurrency must be a positive integer, got ${concurrency}`);
+    }
+    const jobs = new Map<string, JobDefinition>();
+    for (const job of options.jobs) {
+      if (jobs.has(job.name)) throw new JetmeshError("INVALID_OPTIONS", `job "${job.name}" is defined twice`);
+      jobs.set(job.name, job);
+    }
+    const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    const logger = (options.logger ?? createLogger()).child({ workerId });
+    const given = options.connection;
+    const ownsConnection = given === undefined || !("publish" in given);
+    const nc = ownsConnection
+      ? await connectNats({
+          name: `jetmesh-worker ${workerId}`,
+          ...(given as ConnectionSettings | undefined),
+        })
+      : (given as NatsConnection);
+    const worker = new Worker(
+      workerId,
+      nc,
+      ownsConnection,
+      options.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
+      logger,
+    );
+    try {
+      await worker.#wire(options, jobs, concurrency);
+    } catch (error) {
+      if (ownsConnection) await nc.close();
+      throw error;
+    }
+    logger.info({ queues: options.queues, concurrency, jobs: [...jobs.keys()] }, "worker started");
+    return worker;
+  }
+
+  async #wire(options: WorkerOptions, jobs: Map<string, JobDefinition>, concurrency: number): Promise<void> {
+    const subjects = new Subjects(options.prefix);
+    const jsm = await jetstreamManager(this.nc);
+    const js = jetstream(this.nc);
+    const kv = await new Kvm(this.nc).open(attemptsBucket(subjects));
+    const attempts = new AttemptLog(kv, this.logger);
+    const events = new EventPublisher(this.nc, subjects, this.id, this.logger, options.events ?? true);
+    for (const queue of options.queues) {
+      const settings = await readQueueSettings(jsm, subjects, queue);
+      const leases = new LeaseKeeper(settings.ackWaitMs);
+      const runner = new JobRunner({
+        js,
+        subjects,
+        queue: settings,
+        jobs,
+        leases,
+        attempts,
+        events,
+        logger: this.logger.child({ queue }),
+        workerId: this.id,
+        maxPayloadBytes: options.maxPayloadBytes ?? WORKER_DEFAULTS.maxPayloadBytes,
+      });
+      const fetcher = new Fetcher({
+        nc: this.nc,
+        stream: settings.stream,
+        consumer: settings.consumer,
+        concurrency,
+        dispatch: (msg) => runner.run(msg),
+        handBack: (msg) => runner.handBackUnstarted(msg),
+        logger: this.logger.child({ queue }),
+      });
+      this.#queues.set(queue, { settings, fetcher, runner, leases });
+    }
+    for (const runtime of this.#queues.values()) runtime.fetcher.start();
+  }
+
+  /** Jobs running in this process now. */
+  runningJobs(): RunningJob[] {
+    return [...this.#queues.values()].flatMap((runtime) => [...runtime.runner.running.values()]);
+  }
+
+  /** Stops starting jobs of a queue (all queues when omitted); running jobs finish. */
+  pause(queue?: string): void {
+    for (const runtime of this.#select(queue)) runtime.fetcher.pause();
+  }
+
+  resume(queue?: string): void {
+    for (const runtime of this.#select(queue)) runtime.fetcher.resume();
+  }
+
+  #select(queue: string | undefined): QueueRuntime[] {
+    if (queue === undefined) return [...this.#queues.values()];
+    const runtime = this.#queues.get(queue);
+    if (runtime === undefined)
+      throw new JetmeshError("INVALID_OPTIONS", `this worker does not serve queue "${queue}"`);
+    return [runtime];
+  }
+
+  /**
+   * Graceful shutdown: stop pulling, let running jobs finish within the grace period, hand the
+   * rest back for immediate redelivery (no attempt charged), then close the connection.
+   */
+  close(graceMs = this.shutdownGraceMs): Promise<void> {
+    this.#closing ??= this.#shutdown(graceMs);
+    return this.#closing;
+  }
+
+  async #shutdown(graceMs: number): Promise<void> {
+    const runtimes = [...this.#queues.values()];
+    this.logger.info({ running: this.runningJobs().length, graceMs }, "worker stopping");
+    const drained = Promise.all(runtimes.map((runtime) => runtime.fetcher.stop()));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<"grace-over">((resolve) => {
+      timer = setTimeout(() => resolve("grace-over"), graceMs);
+    });
+    if ((await Promise.race([drained, graceOver])) === "grace-over") {
+      this.logger.warn(
+        { running: this.runningJobs().length },
+        "grace period over; handing running jobs back",
+      );
+      for (const runtime of runtimes)
+        runtime.runner.abortAll(new AbortReason("shutdown", "the worker is shutting down"));
+      await drained;
+    }
+    clearTimeout(timer);
+    for (const runtime of runtimes) runtime.leases.close();
+    if (this.ownsConnection) await this.nc.drain();
+    this.logger.info("worker stopped");
+  }
+}
