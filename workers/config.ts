@@ -1,0 +1,85 @@
+// The worker process's configuration, read from the environment so one image serves any
+// application: which handler modules to load, which queues to serve, and how hard to work.
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  type ConnectionSettings,
+  connectionSettingsFromEnv,
+  DEFAULT_PREFIX,
+  type JobDefinition,
+  WORKER_DEFAULTS,
+} from "../runtime/index.ts";
+
+export interface WorkerProcessConfig {
+  connection: ConnectionSettings;
+  prefix: string;
+  queues: string[];
+  handlerModules: string[];
+  concurrency: number;
+  maxPayloadBytes: number;
+  shutdownGraceMs: number;
+  events: boolean;
+  workerId: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function list(value: string | undefined, fallback: string[]): string[] {
+  const items = (value ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+  return items.length > 0 ? items : fallback;
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(`${key} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+export const DEFAULT_HANDLER_MODULES = ["workers/handlers/examples.ts"];
+
+export function readWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerProcessConfig {
+  return {
+    connection: connectionSettingsFromEnv(env),
+    prefix: env.JETMESH_PREFIX || DEFAULT_PREFIX,
+    queues: list(env.JETMESH_QUEUES, ["default"]),
+    handlerModules: list(env.JETMESH_HANDLERS, DEFAULT_HANDLER_MODULES),
+    concurrency: positiveInteger(env, "JETMESH_CONCURRENCY", WORKER_DEFAULTS.concurrency),
+    maxPayloadBytes: positiveInteger(env, "JETMESH_MAX_PAYLOAD_BYTES", WORKER_DEFAULTS.maxPayloadBytes),
+    shutdownGraceMs: positiveInteger(env, "JETMESH_SHUTDOWN_GRACE_MS", WORKER_DEFAULTS.shutdownGraceMs),
+    events: env.JETMESH_EVENTS !== "0",
+    workerId: env.JETMESH_WORKER_ID || undefined,
+  };
+}
+
+/** Loads job definitions from modules exporting `jobs` (an array) or a default array. */
+export async function loadJobs(modules: readonly string[], cwd = process.cwd()): Promise<JobDefinition[]> {
+  const jobs: JobDefinition[] = [];
+  for (const path of modules) {
+    const url = pathToFileURL(isAbsolute(path) ? path : resolve(cwd, path)).href;
+    let loaded: Record<string, unknown>;
+    try {
+      loaded = (await import(url)) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(
+        `cannot load handler module "${path}" (JETMESH_HANDLERS): ${(error as Error).message}`,
+      );
+    }
+    const exported = loaded.jobs ?? loaded.default;
+    if (!Array.isArray(exported)) {
+      throw new ConfigError(
+        `handler module "${path}" must export "jobs": an array of defineJob(...) definitions`,
+      );
+    }
+    jobs.push(...(exported as JobDefinition[]));
+  }
+  return jobs;
+}

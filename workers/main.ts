@@ -1,0 +1,50 @@
+// The worker process: reads its configuration from the environment, loads the handler modules,
+// serves the configured queues, and drains on SIGTERM/SIGINT before exiting 0.
+import { createLogger, Worker } from "../runtime/index.ts";
+import { ConfigError, loadJobs, readWorkerConfig } from "./config.ts";
+
+const logger = createLogger({ service: "jetmesh-worker" });
+
+async function main(): Promise<void> {
+  const config = readWorkerConfig();
+  const jobs = await loadJobs(config.handlerModules);
+  const worker = await Worker.start({
+    connection: config.connection,
+    prefix: config.prefix,
+    queues: config.queues,
+    jobs,
+    concurrency: config.concurrency,
+    maxPayloadBytes: config.maxPayloadBytes,
+    shutdownGraceMs: config.shutdownGraceMs,
+    events: config.events,
+    workerId: config.workerId,
+    logger,
+  });
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, "second signal: exiting now; running jobs will be redelivered");
+      process.exit(1);
+    }
+    logger.info({ signal }, "draining");
+    worker.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    logger.error(`configuration error: ${error.message}`);
+  } else {
+    logger.error({ err: error }, `worker failed to start: ${(error as Error).message}`);
+  }
+  process.exit(1);
+});
