@@ -60,7 +60,7 @@ export interface JobToEnqueue {
   options?: EnqueueOptions;
 }
 
-/** Enqueues above this many in flight wait for acknowledgements before sending more. */
+/** enqueueMany sends this many jobs, then awaits their acknowledgements before the next ones. */
 const BULK_WINDOW = 1000;
 
 export class JetmeshClient {
@@ -118,23 +118,21 @@ export class JetmeshClient {
   }
 
   /**
-   * Enqueues many jobs with pipelined publishes (up to 1,000 awaiting acknowledgement). Results
-   * are in input order; the first failure rejects after every publish has settled.
+   * Enqueues many jobs with pipelined publishes, in windows of 1,000 whose acknowledgements are
+   * awaited together (measured faster with this client than a sliding window). Results are in
+   * input order; a failure rejects once its window has settled, and the later windows are not sent.
    */
   async enqueueMany(jobs: readonly JobToEnqueue[]): Promise<EnqueueResult[]> {
-    const results: Promise<EnqueueResult>[] = [];
-    const window = new Set<Promise<unknown>>();
-    for (const job of jobs) {
-      const pending = this.enqueue(job.queue, job.name, job.payload, job.options);
-      results.push(pending);
-      const forget = (): void => {
-        window.delete(settled);
-      };
-      const settled: Promise<void> = pending.then(forget, forget);
-      window.add(settled);
-      if (window.size >= BULK_WINDOW) await Promise.race(window);
+    const results: EnqueueResult[] = [];
+    for (let start = 0; start < jobs.length; start += BULK_WINDOW) {
+      const window = jobs.slice(start, start + BULK_WINDOW);
+      results.push(
+        ...(await Promise.all(
+          window.map((job) => this.enqueue(job.queue, job.name, job.payload, job.options)),
+        )),
+      );
     }
-    return Promise.all(results);
+    return results;
   }
 
   #prepare(job: JobToEnqueue) {
