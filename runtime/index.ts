@@ -2,6 +2,7 @@
 
 export type { ClientOptions, EnqueueOptions, EnqueueResult, JobToEnqueue } from "./client/client.ts";
 export { JetmeshClient } from "./client/client.ts";
+export { jobKey, newJobId } from "./client/job-id.ts";
 export type { JetmeshErrorCode } from "./errors.ts";
 export {
   DecodeError,
@@ -14,12 +15,16 @@ export {
 export type { ConnectionSettings } from "./jetstream/connection.ts";
 export { connectionSettingsFromEnv, connectNats, DEFAULT_NATS_URL } from "./jetstream/connection.ts";
 export type { QueueOptions, QueueSettings } from "./jetstream/queues.ts";
-export { QUEUE_DEFAULTS } from "./jetstream/queues.ts";
+export { attemptsBucket, QUEUE_DEFAULTS } from "./jetstream/queues.ts";
 export { createLogger } from "./observability/logging.ts";
+export { VERSION } from "./version.ts";
 export type { Encoding } from "./wire/codec.ts";
 export { decodePayload, encodePayload } from "./wire/codec.ts";
+export type { CommandAck, CommandOrigin, ControlCommand, ControlCommandType } from "./wire/control.ts";
+export { ControlKey, controlBucket } from "./wire/control.ts";
 export type { LifecycleEvent } from "./wire/events.ts";
 export { ContentType, Header, WIRE_VERSION } from "./wire/headers.ts";
+export type { Heartbeat, QueueStatus, RunningJobStatus } from "./wire/heartbeat.ts";
 export type { LifecycleEventType } from "./wire/subjects.ts";
 export { DEFAULT_PREFIX, Subjects } from "./wire/subjects.ts";
 export type { JobContext, JobDefinition } from "./worker/define-job.ts";

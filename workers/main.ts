@@ -20,6 +20,8 @@ async function main(): Promise<void> {
     workerId: config.workerId,
     logger,
   });
+  // A drain command closes the worker from inside; SIGTERM/SIGINT close it from outside.
+  worker.closed.then(() => process.exit(0));
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {
     signals++;
@@ -28,13 +30,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     logger.info({ signal }, "draining");
-    worker.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    worker.close().catch((error: unknown) => {
+      logger.error({ err: error }, "shutdown failed");
+      process.exit(1);
+    });
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);

@@ -15,6 +15,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import { millis, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { JetmeshError, QueueNotFoundError } from "../errors.ts";
+import { controlBucket } from "../wire/control.ts";
 import type { Subjects } from "../wire/subjects.ts";
 
 /** Settings of one queue; every field has a default (docs/configuration.md, "Queues"). */
@@ -127,11 +128,13 @@ export async function declareQueue(
   };
   await upsertStream(jsm, streamConfig);
   await ensureDeadLetterStream(jsm, subjects, settings.replicas);
-  await new Kvm(nc).create(attemptsBucket(subjects), {
+  const kvm = new Kvm(nc);
+  await kvm.create(attemptsBucket(subjects), {
     history: 1,
     ttl: ATTEMPTS_TTL_MS,
     replicas: settings.replicas,
   });
+  await kvm.create(controlBucket(subjects.prefix), { history: 5, replicas: settings.replicas });
 
   const consumerConfig: Partial<ConsumerConfig> & { durable_name: string } = {
     durable_name: subjects.queueConsumer(),

@@ -42,6 +42,14 @@ export class Fetcher {
     return this.#running;
   }
 
+  get concurrency(): number {
+    return this.options.concurrency;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   start(): void {
     this.#puller.start(() => this.#maybePull());
     this.#maybePull();

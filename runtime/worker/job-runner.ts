@@ -3,6 +3,7 @@
 // This is the hot path: the success case does no I/O besides the ack and the events.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { jobKey } from "../client/job-id.ts";
 import { DecodeError, JetmeshError, PayloadTooLargeError } from "../errors.ts";
 import type { Delivery } from "../jetstream/delivery.ts";
 import type { QueueSettings } from "../jetstream/queues.ts";
@@ -22,6 +23,7 @@ import { DEFAULT_JOB_TIMEOUT_MS, type JobContext, type JobDefinition } from "./d
 import type { EventPublisher } from "./event-publisher.ts";
 import { AbortReason, type DeadReason, describeFailure, type FailureRecord } from "./failure.ts";
 import { handBack } from "./hand-back.ts";
+import type { WorkerCounters } from "./heartbeat.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
 import { DEFAULT_BACKOFF, retryDelayMs } from "./retry-policy.ts";
 import { RunControl } from "./run-control.ts";
@@ -45,6 +47,9 @@ export interface JobRunnerOptions {
   logger: Logger;
   workerId: string;
   maxPayloadBytes: number;
+  counters: WorkerCounters;
+  /** True when the control bucket says the job (by its KV key) was cancelled. */
+  isCancelled: (jobKey: string) => boolean;
 }
 
 type Settled = { ok: true } | { ok: false; error: unknown };
@@ -81,6 +86,7 @@ export class JobRunner {
         reason,
       );
     }
+    if (this.options.isCancelled(jobKey(envelope.id))) return this.#cancel(msg, envelope);
     const definition = jobs.get(envelope.name);
     if (definition === undefined) {
       const error = new JetmeshError(
@@ -184,11 +190,14 @@ export class JobRunner {
     }
     if (settled.ok) {
       msg.ack();
+      this.options.counters.completed++;
       events.publish("completed", envelope, { durationMs });
       return;
     }
     const kind = settled.error instanceof AbortReason ? settled.error.kind : "handler";
     if (kind === "shutdown") return this.#handBack(msg, envelope);
+    if (kind === "cancelled") return this.#cancel(msg, envelope, durationMs);
+    this.options.counters.failed++;
     const failure = describeFailure(settled.error, kind);
     events.publish("failed", envelope, { durationMs, error: errorOf(settled.error, kind) });
     const history = await this.options.attempts.append(envelope.id, this.#attemptRecord(envelope, failure));
@@ -199,6 +208,7 @@ export class JobRunner {
     }
     const delayMs = retryDelayMs(definition.backoff ?? DEFAULT_BACKOFF, envelope.attempt, settled.error);
     msg.nak(delayMs);
+    this.options.counters.retried++;
     events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
   }
 
@@ -253,6 +263,24 @@ export class JobRunner {
       );
       msg.nak();
     }
+  }
+
+  /** A cancelled job never runs again: terminate the delivery (no retry, no dead letter). */
+  #cancel(msg: Delivery, envelope: JobEnvelope, durationMs?: number): void {
+    msg.term();
+    this.options.counters.cancelled++;
+    this.options.events.publish("cancelled", envelope, durationMs === undefined ? {} : { durationMs });
+  }
+
+  /** Aborts the running job with this KV key, if any; returns whether one was running. */
+  cancelRunning(key: string): boolean {
+    let found = false;
+    for (const job of this.running.values()) {
+      if (jobKey(job.envelope.id) !== key) continue;
+      job.control.abort(new AbortReason("cancelled", "the job was cancelled"));
+      found = true;
+    }
+    return found;
   }
 
   /** Hands back a delivery this worker will not start (paused or stopping). */
@@ -320,6 +348,7 @@ export class JobRunner {
         history,
         workerId,
       });
+      this.options.counters.dead++;
       events.publish("dead", envelope, {
         reason,
         error: { class: failure.errorClass, message: failure.message, kind: reason },

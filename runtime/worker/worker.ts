@@ -11,12 +11,17 @@ import { JetmeshError } from "../errors.ts";
 import { type ConnectionSettings, connectNats } from "../jetstream/connection.ts";
 import { attemptsBucket, type QueueSettings, readQueueSettings } from "../jetstream/queues.ts";
 import { createLogger } from "../observability/logging.ts";
+import { controlBucket } from "../wire/control.ts";
+import type { Heartbeat } from "../wire/heartbeat.ts";
 import { Subjects } from "../wire/subjects.ts";
 import { AttemptLog } from "./attempt-log.ts";
+import { ControlListener } from "./control-listener.ts";
+import { ControlState } from "./control-state.ts";
 import type { JobDefinition } from "./define-job.ts";
 import { EventPublisher } from "./event-publisher.ts";
 import { AbortReason } from "./failure.ts";
 import { Fetcher } from "./fetcher.ts";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, HeartbeatPublisher, newCounters } from "./heartbeat.ts";
 import { JobRunner, type RunningJob } from "./job-runner.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 
@@ -39,6 +44,8 @@ export interface WorkerOptions {
   events?: boolean;
   /** @default `<host>-<pid>-<random>` */
   workerId?: string;
+  /** How often the worker publishes its heartbeat. @default 5000 */
+  heartbeatIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -57,7 +64,16 @@ interface QueueRuntime {
 
 export class Worker {
   readonly #queues = new Map<string, QueueRuntime>();
+  readonly #counters = newCounters();
   #closing: Promise<void> | undefined;
+  #control: ControlState | undefined;
+  #listener: ControlListener | undefined;
+  #heartbeat: HeartbeatPublisher | undefined;
+  #resolveClosed: () => void = () => {};
+  /** Resolves once the worker has shut down, whether by close() or a drain command. */
+  readonly closed = new Promise<void>((resolve) => {
+    this.#resolveClosed = resolve;
+  });
 
   private constructor(
     readonly id: string,
@@ -111,9 +127,24 @@ export class Worker {
     const subjects = new Subjects(options.prefix);
     const jsm = await jetstreamManager(this.nc);
     const js = jetstream(this.nc);
-    const kv = await new Kvm(this.nc).open(attemptsBucket(subjects));
-    const attempts = new AttemptLog(kv, this.logger);
+    const kvm = new Kvm(this.nc);
+    const attempts = new AttemptLog(await kvm.open(attemptsBucket(subjects)), this.logger);
     const events = new EventPublisher(this.nc, subjects, this.id, this.logger, options.events ?? true);
+    const control = new ControlState(
+      await kvm.open(controlBucket(subjects.prefix)),
+      this.id,
+      options.queues,
+      {
+        onPauseChange: (queue, paused) => this.#setPaused(queue, paused),
+        onCancel: (key) => this.#cancelRunning(key),
+        onDrain: () => {
+          this.logger.info("drain requested");
+          void this.close();
+        },
+      },
+      this.logger,
+    );
+    this.#control = control;
     for (const queue of options.queues) {
       const settings = await readQueueSettings(jsm, subjects, queue);
       const leases = new LeaseKeeper(settings.ackWaitMs);
@@ -128,6 +159,8 @@ export class Worker {
         logger: this.logger.child({ queue }),
         workerId: this.id,
         maxPayloadBytes: options.maxPayloadBytes ?? WORKER_DEFAULTS.maxPayloadBytes,
+        counters: this.#counters,
+        isCancelled: (key) => control.isCancelled(key),
       });
       const fetcher = new Fetcher({
         nc: this.nc,
@@ -140,7 +173,69 @@ export class Worker {
       });
       this.#queues.set(queue, { settings, fetcher, runner, leases });
     }
-    for (const runtime of this.#queues.values()) runtime.fetcher.start();
+    // Commands issued before this worker started (a paused queue, cancelled jobs) apply from its first pull.
+    await control.load();
+    this.#listener = new ControlListener(
+      this.nc,
+      subjects,
+      control,
+      {
+        workerId: this.id,
+        serves: (queue) => this.#queues.has(queue),
+        cancelRunning: (key) => this.#cancelRunning(key),
+      },
+      this.logger,
+    );
+    this.#listener.start();
+    this.#heartbeat = new HeartbeatPublisher(
+      this.nc,
+      subjects,
+      this.id,
+      options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+      () => this.#snapshot(),
+    );
+    this.#heartbeat.start();
+    for (const [queue, runtime] of this.#queues) {
+      if (control.isPaused(queue)) runtime.fetcher.pause();
+      runtime.fetcher.start();
+    }
+    if (control.drainRequested) void this.close();
+  }
+
+  #setPaused(queue: string, paused: boolean): void {
+    const runtime = this.#queues.get(queue);
+    if (runtime === undefined) return;
+    this.logger.info({ queue, paused }, paused ? "queue paused" : "queue resumed");
+    if (paused) runtime.fetcher.pause();
+    else runtime.fetcher.resume();
+    this.#heartbeat?.publish();
+  }
+
+  #cancelRunning(key: string): boolean {
+    let found = false;
+    for (const runtime of this.#queues.values()) found = runtime.runner.cancelRunning(key) || found;
+    return found;
+  }
+
+  #snapshot(): Pick<Heartbeat, "state" | "queues" | "jobs" | "counters"> {
+    return {
+      state: this.#closing === undefined ? "running" : "draining",
+      queues: [...this.#queues.values()].map((runtime) => ({
+        queue: runtime.settings.queue,
+        concurrency: runtime.fetcher.concurrency,
+        running: runtime.fetcher.running,
+        paused: runtime.fetcher.paused,
+      })),
+      jobs: this.runningJobs().map((job) => ({
+        jobId: job.envelope.id,
+        queue: job.envelope.queue,
+        name: job.envelope.name,
+        attempt: job.envelope.attempt,
+        startedAt: job.startedAt,
+        progress: job.progress,
+      })),
+      counters: { ...this.#counters },
+    };
   }
 
   /** Jobs running in this process now. */
@@ -176,6 +271,7 @@ export class Worker {
 
   async #shutdown(graceMs: number): Promise<void> {
     const runtimes = [...this.#queues.values()];
+    this.#heartbeat?.publish();
     this.logger.info({ running: this.runningJobs().length, graceMs }, "worker stopping");
     const drained = Promise.all(runtimes.map((runtime) => runtime.fetcher.stop()));
     let timer: NodeJS.Timeout | undefined;
@@ -193,7 +289,12 @@ export class Worker {
     }
     clearTimeout(timer);
     for (const runtime of runtimes) runtime.leases.close();
+    this.#listener?.stop();
+    this.#control?.stop();
+    this.#heartbeat?.stop();
+    this.#heartbeat?.publish();
     if (this.ownsConnection) await this.nc.drain();
     this.logger.info("worker stopped");
+    this.#resolveClosed();
   }
 }
