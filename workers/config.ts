@@ -44,18 +44,33 @@ function positiveInteger(env: NodeJS.ProcessEnv, key: string, fallback: number):
   return value;
 }
 
-export const DEFAULT_HANDLER_MODULES = ["workers/handlers/examples.ts"];
+/** The example handlers shipped with the worker (what the local mesh runs). */
+export const EXAMPLE_HANDLER_MODULES = ["workers/handlers/examples.ts"];
+
+/**
+ * Handler modules are required: a worker guessing them would dead-letter every job whose name it
+ * does not know, which during a rolling deploy means real jobs.
+ */
+function handlerModules(env: NodeJS.ProcessEnv): string[] {
+  const modules = list(env.JETMESH_HANDLERS, []);
+  if (modules.length === 0) {
+    throw new ConfigError(
+      `JETMESH_HANDLERS is not set: name the module(s) exporting your job definitions, e.g. JETMESH_HANDLERS=${EXAMPLE_HANDLER_MODULES[0]}`,
+    );
+  }
+  return modules;
+}
 
 export function readWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerProcessConfig {
   return {
     connection: connectionSettingsFromEnv(env),
     prefix: env.JETMESH_PREFIX || DEFAULT_PREFIX,
     queues: list(env.JETMESH_QUEUES, ["default"]),
-    handlerModules: list(env.JETMESH_HANDLERS, DEFAULT_HANDLER_MODULES),
+    handlerModules: handlerModules(env),
     concurrency: positiveInteger(env, "JETMESH_CONCURRENCY", WORKER_DEFAULTS.concurrency),
     maxPayloadBytes: positiveInteger(env, "JETMESH_MAX_PAYLOAD_BYTES", WORKER_DEFAULTS.maxPayloadBytes),
     shutdownGraceMs: positiveInteger(env, "JETMESH_SHUTDOWN_GRACE_MS", WORKER_DEFAULTS.shutdownGraceMs),
-    events: env.JETMESH_EVENTS !== "0",
+    events: !["0", "false", "off", "no"].includes((env.JETMESH_EVENTS ?? "").toLowerCase()),
     workerId: env.JETMESH_WORKER_ID || undefined,
   };
 }

@@ -9,7 +9,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JetmeshError, PayloadTooLargeError, QueueFullError, QueueNotFoundError } from "../errors.ts";
-import { type ConnectionSettings, connectNats } from "../jetstream/connection.ts";
+import { type ConnectionSettings, connectionSettingsFromEnv, connectNats } from "../jetstream/connection.ts";
 import {
   declareQueue,
   type QueueOptions,
@@ -17,6 +17,7 @@ import {
   readQueueSettings,
 } from "../jetstream/queues.ts";
 import type { Encoding } from "../wire/codec.ts";
+import { Header } from "../wire/headers.ts";
 import { buildJobMessage } from "../wire/job-message.ts";
 import { Subjects } from "../wire/subjects.ts";
 import { assertJobId, newJobId } from "./job-id.ts";
@@ -89,7 +90,7 @@ export class JetmeshClient {
     const given = options.connection;
     const ownsConnection = given === undefined || !("publish" in given);
     const nc = ownsConnection
-      ? await connectNats(given as ConnectionSettings | undefined)
+      ? await connectNats((given as ConnectionSettings | undefined) ?? connectionSettingsFromEnv())
       : (given as NatsConnection);
     return new JetmeshClient(nc, await jetstreamManager(nc), ownsConnection, options);
   }
@@ -112,7 +113,7 @@ export class JetmeshClient {
     try {
       ack = await this.#js.publish(subject, data, { msgID: jobId, headers, timeout: this.#timeoutMs });
     } catch (error) {
-      throw translatePublishError(error, queue, data.length);
+      throw await this.#explainPublishError(error, queue, data.length);
     }
     return { jobId, queue, name, sequence: ack.seq, duplicate: ack.duplicate };
   }
@@ -138,6 +139,7 @@ export class JetmeshClient {
   #prepare(job: JobToEnqueue) {
     this.subjects.validateJob(job.queue, job.name);
     const options = job.options ?? {};
+    assertEnqueueOptions(options);
     const jobId = options.jobId ?? newJobId();
     if (options.jobId !== undefined) assertJobId(jobId);
     const { data, headers } = buildJobMessage(job.payload, {
@@ -150,24 +152,65 @@ export class JetmeshClient {
     return { subject: this.subjects.job(job.queue, job.name), jobId, data, headers };
   }
 
+  /** Turns a failed publish into an error the producer can act on. */
+  async #explainPublishError(error: unknown, queue: string, sizeBytes: number): Promise<Error> {
+    const message = (error as Error).message ?? String(error);
+    if (error instanceof JetStreamApiError) {
+      if (error.code === 10077 || error.code === 10078 || /maximum (messages|bytes)/i.test(message)) {
+        return new QueueFullError(queue, message);
+      }
+      if (error.code === 10054 || /message size exceeds/i.test(message)) {
+        return new PayloadTooLargeError(sizeBytes, undefined, message);
+      }
+    }
+    if (/max_payload/i.test(message))
+      return new PayloadTooLargeError(sizeBytes, this.nc.info?.max_payload, message);
+    // No stream answered: either the queue was never declared, or its stream has no leader right now.
+    const missing = await readQueueSettings(this.#jsm, this.subjects, queue).then(
+      () => false,
+      (lookup: unknown) => lookup instanceof QueueNotFoundError,
+    );
+    if (missing) return new QueueNotFoundError(queue);
+    return new JetmeshError("ENQUEUE_FAILED", `enqueue to queue "${queue}" failed: ${message}`, {
+      cause: error,
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#ownsConnection) await this.nc.drain();
   }
 }
 
-/** Turns JetStream's publish errors into the typed errors a producer can act on. */
-function translatePublishError(error: unknown, queue: string, sizeBytes: number): Error {
-  const message = (error as Error).message ?? String(error);
-  if (error instanceof JetStreamApiError) {
-    if (error.code === 10077 || error.code === 10078 || /maximum (messages|bytes)/i.test(message)) {
-      return new QueueFullError(queue, message);
-    }
-    if (error.code === 10054 || /message size exceeds/i.test(message)) {
-      return new PayloadTooLargeError(sizeBytes, undefined, message);
+/** Reserved headers an enqueue's extra headers may not override. */
+const RESERVED_HEADERS = new Set(
+  [
+    Header.MsgId,
+    Header.ContentType,
+    Header.Version,
+    Header.JobId,
+    Header.Attempt,
+    Header.MaxAttempts,
+    Header.TimeoutMs,
+    Header.EnqueuedAt,
+  ].map((name) => name.toLowerCase()),
+);
+
+function assertEnqueueOptions(options: EnqueueOptions): void {
+  for (const key of ["maxAttempts", "timeoutMs"] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new JetmeshError(
+        "INVALID_OPTIONS",
+        `enqueue option ${key} must be a positive integer, got ${value}`,
+      );
     }
   }
-  if (/no responders|no stream/i.test(message)) return new QueueNotFoundError(queue);
-  return new JetmeshError("ENQUEUE_FAILED", `enqueue to queue "${queue}" failed: ${message}`, {
-    cause: error,
-  });
+  for (const name of Object.keys(options.headers ?? {})) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw new JetmeshError(
+        "INVALID_OPTIONS",
+        `header ${name} is set by jetmesh; use the enqueue option instead`,
+      );
+    }
+  }
 }

@@ -16,6 +16,8 @@ export interface PullerOptions {
   heartbeatMs?: number;
 }
 
+const CONFLICT_RETRY_MS = 1000;
+
 interface PullRequest {
   count: number;
   received: number;
@@ -111,8 +113,14 @@ export class Puller {
     if (status === 100) return; // idle heartbeat
     // 404/408: the request ended with messages unsent; 409: ended for a reason (consumer deleted, max waiting…).
     this.#requests.shift();
-    if (status === 409)
-      this.#options.onWarning(`pull request ended: ${msg.headers?.description ?? "conflict"}`);
+    if (status === 409) {
+      // Consumer deleted, too many waiting requests…: asking again at once would only repeat it.
+      this.#options.onWarning(
+        `pull request ended: ${msg.headers?.description ?? "conflict"}; retrying in 1 s`,
+      );
+      setTimeout(() => this.#onChange(), CONFLICT_RETRY_MS).unref();
+      return;
+    }
     this.#onChange();
   }
 

@@ -35,10 +35,19 @@ export const ContentType = {
   MessagePack: "application/msgpack",
 } as const;
 
-/** Header values must stay on one line; escapes CR/LF as `\r` `\n` and caps the length. */
-export function escapeHeaderValue(value: string, maxLength = 4096): string {
+/**
+ * Header values must stay on one line: escapes CR/LF as `\r` `\n` and caps the value at
+ * `maxBytes` of UTF-8, so dead-letter headers fit the headroom the queue keeps for them.
+ */
+export function escapeHeaderValue(value: string, maxBytes = 4096): string {
   const oneLine = value.replace(/\\/g, "\\\\").replace(/\r/g, "\\r").replace(/\n/g, "\\n");
-  return oneLine.length > maxLength ? `${oneLine.slice(0, maxLength - 3)}...` : oneLine;
+  if (Buffer.byteLength(oneLine) <= maxBytes) return oneLine;
+  // A UTF-8 character takes at most 4 bytes: shorten by characters until the bytes fit.
+  let cut = oneLine.slice(0, maxBytes - 3);
+  while (Buffer.byteLength(cut) > maxBytes - 3) {
+    cut = cut.slice(0, cut.length - Math.ceil((Buffer.byteLength(cut) - (maxBytes - 3)) / 4));
+  }
+  return `${cut}...`;
 }
 
 /** Reverses escapeHeaderValue. */

@@ -28,7 +28,8 @@ const NOT_COPIED = new Set([
   "nats-expected-last-sequence",
   "nats-expected-last-subject-sequence",
 ]);
-const MAX_HISTORY_HEADER = 4096;
+// Failure headers together stay under ~5.5 KB, inside the 8 KiB headroom queues keep for them.
+const MAX_HISTORY_HEADER = 2048;
 
 export async function deadLetter(
   js: JetStreamClient,

@@ -1,5 +1,7 @@
 // Job definitions: a name, a handler and per-job defaults, declared once next to the handler.
 import type { Logger } from "pino";
+import { JetmeshError } from "../errors.ts";
+import { assertJobName } from "../wire/names.ts";
 import type { Backoff } from "./retry-policy.ts";
 
 /** Everything a handler gets besides its payload. */
@@ -35,5 +37,23 @@ export const DEFAULT_JOB_TIMEOUT_MS = 5 * 60_000;
 export function defineJob<Payload = unknown, Result = unknown>(
   definition: JobDefinition<Payload, Result>,
 ): JobDefinition<Payload, Result> {
+  assertJobDefinition(definition);
   return Object.freeze({ ...definition });
+}
+
+/** Rejects a definition that could never run a job as intended, naming the field. */
+export function assertJobDefinition(definition: JobDefinition<any, any>): void {
+  assertJobName(definition.name);
+  if (typeof definition.run !== "function") {
+    throw new JetmeshError("INVALID_OPTIONS", `job "${definition.name}": run must be a function`);
+  }
+  for (const key of ["maxAttempts", "timeoutMs"] as const) {
+    const value = definition[key];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new JetmeshError(
+        "INVALID_OPTIONS",
+        `job "${definition.name}": ${key} must be a positive integer, got ${value}`,
+      );
+    }
+  }
 }

@@ -8,7 +8,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { JetmeshError } from "../errors.ts";
-import { type ConnectionSettings, connectNats } from "../jetstream/connection.ts";
+import { type ConnectionSettings, connectionSettingsFromEnv, connectNats } from "../jetstream/connection.ts";
 import { attemptsBucket, type QueueSettings, readQueueSettings } from "../jetstream/queues.ts";
 import { createLogger } from "../observability/logging.ts";
 import { controlBucket } from "../wire/control.ts";
@@ -17,7 +17,7 @@ import { Subjects } from "../wire/subjects.ts";
 import { AttemptLog } from "./attempt-log.ts";
 import { ControlListener } from "./control-listener.ts";
 import { ControlState } from "./control-state.ts";
-import type { JobDefinition } from "./define-job.ts";
+import { assertJobDefinition, type JobDefinition } from "./define-job.ts";
 import { EventPublisher } from "./event-publisher.ts";
 import { AbortReason } from "./failure.ts";
 import { Fetcher } from "./fetcher.ts";
@@ -93,6 +93,7 @@ export class Worker {
     }
     const jobs = new Map<string, JobDefinition>();
     for (const job of options.jobs) {
+      assertJobDefinition(job);
       if (jobs.has(job.name)) throw new JetmeshError("INVALID_OPTIONS", `job "${job.name}" is defined twice`);
       jobs.set(job.name, job);
     }
@@ -103,7 +104,7 @@ export class Worker {
     const nc = ownsConnection
       ? await connectNats({
           name: `jetmesh-worker ${workerId}`,
-          ...(given as ConnectionSettings | undefined),
+          ...((given as ConnectionSettings | undefined) ?? connectionSettingsFromEnv()),
         })
       : (given as NatsConnection);
     const worker = new Worker(
@@ -119,6 +120,7 @@ export class Worker {
       if (ownsConnection) await nc.close();
       throw error;
     }
+    void worker.#logConnectionChanges();
     logger.info({ queues: options.queues, concurrency, jobs: [...jobs.keys()] }, "worker started");
     return worker;
   }
@@ -200,6 +202,16 @@ export class Worker {
       runtime.fetcher.start();
     }
     if (control.drainRequested) void this.close();
+  }
+
+  /** Operators need to see a lost broker in the worker's own log, not only in missing heartbeats. */
+  async #logConnectionChanges(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "disconnect")
+        this.logger.warn({ server: status.server }, "disconnected from NATS; reconnecting");
+      else if (status.type === "reconnect")
+        this.logger.info({ server: status.server }, "reconnected to NATS");
+    }
   }
 
   #setPaused(queue: string, paused: boolean): void {

@@ -78,7 +78,9 @@ test("a paused queue starts no job, a worker started while paused stays paused, 
   // Both workers report the queue paused in their heartbeats, and the job waits.
   const heartbeats = new Map<string, Heartbeat>();
   const sub = mesh.nc.subscribe("jetmesh.hb.*", {
-    callback: (_e, m) => heartbeats.set(m.json<Heartbeat>().workerId, m.json<Heartbeat>()),
+    callback: (_e, m) => {
+      heartbeats.set(m.json<Heartbeat>().workerId, m.json<Heartbeat>());
+    },
   });
   await waitFor(
     () => [first.id, late.id].every((id) => heartbeats.get(id)?.queues[0]?.paused === true),
@@ -144,7 +146,9 @@ test("heartbeats list the running jobs; a drain command closes the worker", asyn
   const worker = await startWorker();
   const seen: Heartbeat[] = [];
   const sub = mesh.nc.subscribe(`jetmesh.hb.${worker.id}`, {
-    callback: (_e, m) => seen.push(m.json<Heartbeat>()),
+    callback: (_e, m) => {
+      seen.push(m.json<Heartbeat>());
+    },
   });
   const { jobId } = await mesh.client.enqueue(mesh.queue, "slow", { ms: 1500 });
   const beat = await waitFor(

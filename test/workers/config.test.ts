@@ -4,26 +4,41 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PREFIX, WORKER_DEFAULTS } from "../../runtime/index.ts";
-import { ConfigError, DEFAULT_HANDLER_MODULES, loadJobs, readWorkerConfig } from "../../workers/config.ts";
+import { ConfigError, EXAMPLE_HANDLER_MODULES, loadJobs, readWorkerConfig } from "../../workers/config.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURES = "test/fixtures/config";
+/** The one required variable, so each case below tests only what it names. */
+const HANDLERS = { JETMESH_HANDLERS: "app/jobs.ts" };
 
 describe("readWorkerConfig", () => {
-  test("an empty environment gives the documented defaults", () => {
-    const config = readWorkerConfig({});
+  test("handler modules are required, with an error that says how to name them", () => {
+    assert.throws(
+      () => readWorkerConfig({}),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(
+          error.message,
+          /JETMESH_HANDLERS is not set.*JETMESH_HANDLERS=workers\/handlers\/examples.ts/,
+        );
+        return true;
+      },
+    );
+  });
+
+  test("an environment naming only the handlers gives the documented defaults", () => {
+    const config = readWorkerConfig({ JETMESH_HANDLERS: EXAMPLE_HANDLER_MODULES.join(",") });
     assert.deepEqual(config, {
       connection: {},
       prefix: DEFAULT_PREFIX,
       queues: ["default"],
-      handlerModules: DEFAULT_HANDLER_MODULES,
+      handlerModules: EXAMPLE_HANDLER_MODULES,
       concurrency: WORKER_DEFAULTS.concurrency,
       maxPayloadBytes: WORKER_DEFAULTS.maxPayloadBytes,
       shutdownGraceMs: WORKER_DEFAULTS.shutdownGraceMs,
       events: true,
       workerId: undefined,
     });
-    assert.deepEqual(DEFAULT_HANDLER_MODULES, ["workers/handlers/examples.ts"]);
   });
 
   test("reads every variable, trimming comma lists", () => {
@@ -50,7 +65,12 @@ describe("readWorkerConfig", () => {
   });
 
   test("empty values fall back to the defaults", () => {
-    const config = readWorkerConfig({ JETMESH_QUEUES: " , ", JETMESH_CONCURRENCY: "", JETMESH_PREFIX: "" });
+    const config = readWorkerConfig({
+      ...HANDLERS,
+      JETMESH_QUEUES: " , ",
+      JETMESH_CONCURRENCY: "",
+      JETMESH_PREFIX: "",
+    });
     assert.deepEqual(config.queues, ["default"]);
     assert.equal(config.concurrency, WORKER_DEFAULTS.concurrency);
     assert.equal(config.prefix, DEFAULT_PREFIX);
@@ -59,7 +79,7 @@ describe("readWorkerConfig", () => {
   for (const bad of ["ten", "0", "-3", "2.5", "1e100"]) {
     test(`JETMESH_CONCURRENCY="${bad}" is a ConfigError naming the variable and the value`, () => {
       assert.throws(
-        () => readWorkerConfig({ JETMESH_CONCURRENCY: bad }),
+        () => readWorkerConfig({ ...HANDLERS, JETMESH_CONCURRENCY: bad }),
         (error: unknown) =>
           error instanceof ConfigError &&
           error.message.includes("JETMESH_CONCURRENCY") &&
@@ -71,7 +91,7 @@ describe("readWorkerConfig", () => {
   test("the other numeric variables are validated the same way", () => {
     for (const key of ["JETMESH_MAX_PAYLOAD_BYTES", "JETMESH_SHUTDOWN_GRACE_MS"]) {
       assert.throws(
-        () => readWorkerConfig({ [key]: "soon" }),
+        () => readWorkerConfig({ ...HANDLERS, [key]: "soon" }),
         (error: unknown) => {
           return error instanceof ConfigError && error.message.includes(key);
         },
@@ -82,7 +102,7 @@ describe("readWorkerConfig", () => {
 
 describe("loadJobs", () => {
   test("loads the default handler module: the example jobs", async () => {
-    const jobs = await loadJobs(DEFAULT_HANDLER_MODULES, ROOT);
+    const jobs = await loadJobs(EXAMPLE_HANDLER_MODULES, ROOT);
     assert.deepEqual(
       jobs.map((job) => job.name),
       ["email.send", "report.generate", "flaky.task", "payment.charge"],
