@@ -20,7 +20,12 @@ export interface WorkerProcessConfig {
   shutdownGraceMs: number;
   events: boolean;
   workerId: string | undefined;
+  /** Port of the /metrics and /healthz endpoint; 0 turns it off. */
+  metricsPort: number;
+  metricsHost: string;
 }
+
+export const DEFAULT_METRICS_PORT = 9464;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -40,6 +45,16 @@ function positiveInteger(env: NodeJS.ProcessEnv, key: string, fallback: number):
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new ConfigError(`${key} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(`${key} must be a port number from 0 (off) to 65535, got "${raw}"`);
   }
   return value;
 }
@@ -72,6 +87,8 @@ export function readWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerPr
     shutdownGraceMs: positiveInteger(env, "JETMESH_SHUTDOWN_GRACE_MS", WORKER_DEFAULTS.shutdownGraceMs),
     events: !["0", "false", "off", "no"].includes((env.JETMESH_EVENTS ?? "").toLowerCase()),
     workerId: env.JETMESH_WORKER_ID || undefined,
+    metricsPort: port(env, "JETMESH_METRICS_PORT", DEFAULT_METRICS_PORT),
+    metricsHost: env.JETMESH_METRICS_HOST || "0.0.0.0",
   };
 }
 

@@ -1,6 +1,6 @@
 // The worker process: reads its configuration from the environment, loads the handler modules,
 // serves the configured queues, and drains on SIGTERM/SIGINT before exiting 0.
-import { createLogger, Worker } from "../runtime/index.ts";
+import { createLogger, startMetricsServer, Worker, WorkerMetrics } from "../runtime/index.ts";
 import { ConfigError, loadJobs, readWorkerConfig } from "./config.ts";
 
 const logger = createLogger({ service: "jetmesh-worker" });
@@ -8,6 +8,7 @@ const logger = createLogger({ service: "jetmesh-worker" });
 async function main(): Promise<void> {
   const config = readWorkerConfig();
   const jobs = await loadJobs(config.handlerModules);
+  const metrics = config.metricsPort === 0 ? undefined : new WorkerMetrics();
   const worker = await Worker.start({
     connection: config.connection,
     prefix: config.prefix,
@@ -18,8 +19,14 @@ async function main(): Promise<void> {
     shutdownGraceMs: config.shutdownGraceMs,
     events: config.events,
     workerId: config.workerId,
+    metrics,
     logger,
   });
+  const metricsServer =
+    metrics === undefined
+      ? undefined
+      : await startMetricsServer(metrics.registry, { port: config.metricsPort, host: config.metricsHost });
+  if (metricsServer !== undefined) logger.info({ port: metricsServer.port }, "serving /metrics and /healthz");
   // A drain command closes the worker from inside; SIGTERM/SIGINT close it from outside.
   worker.closed.then(() => process.exit(0));
   let signals = 0;

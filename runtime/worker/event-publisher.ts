@@ -5,22 +5,17 @@ import type { Logger } from "pino";
 import type { LifecycleEvent } from "../wire/events.ts";
 import type { JobEnvelope } from "../wire/job-message.ts";
 import type { LifecycleEventType, Subjects } from "../wire/subjects.ts";
+import type { LifecycleDetails, LifecycleSink } from "./lifecycle.ts";
 
-export type EventDetails = Partial<
-  Pick<LifecycleEvent, "durationMs" | "waitMs" | "error" | "retryInMs" | "reason" | "progress">
->;
-
-export class EventPublisher {
+export class EventPublisher implements LifecycleSink {
   constructor(
     private readonly nc: NatsConnection,
     private readonly subjects: Subjects,
     private readonly workerId: string,
     private readonly logger: Logger,
-    private readonly enabled = true,
   ) {}
 
-  publish(type: LifecycleEventType, envelope: JobEnvelope, details: EventDetails = {}): void {
-    if (!this.enabled) return;
+  publish(type: LifecycleEventType, envelope: JobEnvelope, details: LifecycleDetails = {}): void {
     const event: LifecycleEvent = {
       type,
       jobId: envelope.id,

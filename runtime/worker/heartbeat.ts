@@ -8,18 +8,6 @@ import type { Subjects } from "../wire/subjects.ts";
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5000;
 
-export interface WorkerCounters {
-  completed: number;
-  failed: number;
-  retried: number;
-  dead: number;
-  cancelled: number;
-}
-
-export function newCounters(): WorkerCounters {
-  return { completed: 0, failed: 0, retried: 0, dead: 0, cancelled: 0 };
-}
-
 export class HeartbeatPublisher {
   #timer: NodeJS.Timeout | undefined;
   readonly #startedAt = Date.now();

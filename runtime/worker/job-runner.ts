@@ -20,11 +20,10 @@ import type { Subjects } from "../wire/subjects.ts";
 import type { AttemptLog, AttemptRecord } from "./attempt-log.ts";
 import { deadLetter } from "./dead-letter.ts";
 import { DEFAULT_JOB_TIMEOUT_MS, type JobContext, type JobDefinition } from "./define-job.ts";
-import type { EventPublisher } from "./event-publisher.ts";
 import { AbortReason, type DeadReason, describeFailure, type FailureRecord } from "./failure.ts";
 import { handBack } from "./hand-back.ts";
-import type { WorkerCounters } from "./heartbeat.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
+import type { LifecycleSink } from "./lifecycle.ts";
 import { DEFAULT_BACKOFF, retryDelayMs } from "./retry-policy.ts";
 import { RunControl } from "./run-control.ts";
 
@@ -43,11 +42,11 @@ export interface JobRunnerOptions {
   jobs: ReadonlyMap<string, JobDefinition>;
   leases: LeaseKeeper;
   attempts: AttemptLog;
-  events: EventPublisher;
+  /** Where each lifecycle transition is reported (events, metrics, counters). */
+  events: LifecycleSink;
   logger: Logger;
   workerId: string;
   maxPayloadBytes: number;
-  counters: WorkerCounters;
   /** True when the control bucket says the job (by its KV key) was cancelled. */
   isCancelled: (jobKey: string) => boolean;
 }
@@ -190,14 +189,12 @@ export class JobRunner {
     }
     if (settled.ok) {
       msg.ack();
-      this.options.counters.completed++;
       events.publish("completed", envelope, { durationMs });
       return;
     }
     const kind = settled.error instanceof AbortReason ? settled.error.kind : "handler";
     if (kind === "shutdown") return this.#handBack(msg, envelope);
     if (kind === "cancelled") return this.#cancel(msg, envelope, durationMs);
-    this.options.counters.failed++;
     const failure = describeFailure(settled.error, kind);
     events.publish("failed", envelope, { durationMs, error: errorOf(settled.error, kind) });
     const history = await this.options.attempts.append(envelope.id, this.#attemptRecord(envelope, failure));
@@ -208,7 +205,6 @@ export class JobRunner {
     }
     const delayMs = retryDelayMs(definition.backoff ?? DEFAULT_BACKOFF, envelope.attempt, settled.error);
     msg.nak(delayMs);
-    this.options.counters.retried++;
     events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
   }
 
@@ -268,7 +264,6 @@ export class JobRunner {
   /** A cancelled job never runs again: terminate the delivery (no retry, no dead letter). */
   #cancel(msg: Delivery, envelope: JobEnvelope, durationMs?: number): void {
     msg.term();
-    this.options.counters.cancelled++;
     this.options.events.publish("cancelled", envelope, durationMs === undefined ? {} : { durationMs });
   }
 
@@ -348,7 +343,6 @@ export class JobRunner {
         history,
         workerId,
       });
-      this.options.counters.dead++;
       events.publish("dead", envelope, {
         reason,
         error: { class: failure.errorClass, message: failure.message, kind: reason },

@@ -11,6 +11,7 @@ import { JetmeshError } from "../errors.ts";
 import { type ConnectionSettings, connectionSettingsFromEnv, connectNats } from "../jetstream/connection.ts";
 import { attemptsBucket, type QueueSettings, readQueueSettings } from "../jetstream/queues.ts";
 import { createLogger } from "../observability/logging.ts";
+import type { WorkerMetrics } from "../observability/metrics.ts";
 import { controlBucket } from "../wire/control.ts";
 import type { Heartbeat } from "../wire/heartbeat.ts";
 import { Subjects } from "../wire/subjects.ts";
@@ -21,9 +22,10 @@ import { assertJobDefinition, type JobDefinition } from "./define-job.ts";
 import { EventPublisher } from "./event-publisher.ts";
 import { AbortReason } from "./failure.ts";
 import { Fetcher } from "./fetcher.ts";
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, HeartbeatPublisher, newCounters } from "./heartbeat.ts";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, HeartbeatPublisher } from "./heartbeat.ts";
 import { JobRunner, type RunningJob } from "./job-runner.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
+import { LifecycleCounters, LifecycleFanOut, type LifecycleSink } from "./lifecycle.ts";
 
 export interface WorkerOptions {
   /** An open connection to use (the worker will not close it), or settings to open one. */
@@ -44,6 +46,8 @@ export interface WorkerOptions {
   events?: boolean;
   /** @default `<host>-<pid>-<random>` */
   workerId?: string;
+  /** Prometheus metrics to record job outcomes in (see createWorkerMetrics); none when omitted. */
+  metrics?: WorkerMetrics;
   /** How often the worker publishes its heartbeat. @default 5000 */
   heartbeatIntervalMs?: number;
   logger?: Logger;
@@ -64,7 +68,7 @@ interface QueueRuntime {
 
 export class Worker {
   readonly #queues = new Map<string, QueueRuntime>();
-  readonly #counters = newCounters();
+  readonly #counters = new LifecycleCounters();
   #closing: Promise<void> | undefined;
   #control: ControlState | undefined;
   #listener: ControlListener | undefined;
@@ -131,7 +135,10 @@ export class Worker {
     const js = jetstream(this.nc);
     const kvm = new Kvm(this.nc);
     const attempts = new AttemptLog(await kvm.open(attemptsBucket(subjects)), this.logger);
-    const events = new EventPublisher(this.nc, subjects, this.id, this.logger, options.events ?? true);
+    const sinks: LifecycleSink[] = [this.#counters];
+    if (options.events ?? true) sinks.push(new EventPublisher(this.nc, subjects, this.id, this.logger));
+    if (options.metrics !== undefined) sinks.push(options.metrics);
+    const events = new LifecycleFanOut(sinks);
     const control = new ControlState(
       await kvm.open(controlBucket(subjects.prefix)),
       this.id,
@@ -161,7 +168,6 @@ export class Worker {
         logger: this.logger.child({ queue }),
         workerId: this.id,
         maxPayloadBytes: options.maxPayloadBytes ?? WORKER_DEFAULTS.maxPayloadBytes,
-        counters: this.#counters,
         isCancelled: (key) => control.isCancelled(key),
       });
       const fetcher = new Fetcher({
@@ -197,6 +203,7 @@ export class Worker {
       () => this.#snapshot(),
     );
     this.#heartbeat.start();
+    options.metrics?.watchQueues({ queueLoad: () => this.#queueLoad() });
     for (const [queue, runtime] of this.#queues) {
       if (control.isPaused(queue)) runtime.fetcher.pause();
       runtime.fetcher.start();
@@ -229,14 +236,20 @@ export class Worker {
     return found;
   }
 
+  #queueLoad(): { queue: string; running: number; concurrency: number }[] {
+    return [...this.#queues.values()].map((runtime) => ({
+      queue: runtime.settings.queue,
+      running: runtime.fetcher.running,
+      concurrency: runtime.fetcher.concurrency,
+    }));
+  }
+
   #snapshot(): Pick<Heartbeat, "state" | "queues" | "jobs" | "counters"> {
     return {
       state: this.#closing === undefined ? "running" : "draining",
-      queues: [...this.#queues.values()].map((runtime) => ({
-        queue: runtime.settings.queue,
-        concurrency: runtime.fetcher.concurrency,
-        running: runtime.fetcher.running,
-        paused: runtime.fetcher.paused,
+      queues: this.#queueLoad().map((load) => ({
+        ...load,
+        paused: this.#queues.get(load.queue)?.fetcher.paused ?? false,
       })),
       jobs: this.runningJobs().map((job) => ({
         jobId: job.envelope.id,
@@ -246,7 +259,7 @@ export class Worker {
         startedAt: job.startedAt,
         progress: job.progress,
       })),
-      counters: { ...this.#counters },
+      counters: { ...this.#counters.totals },
     };
   }
 

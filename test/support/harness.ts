@@ -104,6 +104,7 @@ export class WorkerProcess {
         NATS_URL: url,
         JETMESH_HANDLERS: "test/fixtures/handlers.ts",
         JETMESH_LOG_LEVEL: "info",
+        JETMESH_METRICS_PORT: "0",
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],

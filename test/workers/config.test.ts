@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PREFIX, WORKER_DEFAULTS } from "../../runtime/index.ts";
-import { ConfigError, EXAMPLE_HANDLER_MODULES, loadJobs, readWorkerConfig } from "../../workers/config.ts";
+import { ConfigError, DEFAULT_METRICS_PORT, EXAMPLE_HANDLER_MODULES, loadJobs, readWorkerConfig } from "../../workers/config.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURES = "test/fixtures/config";
@@ -38,6 +38,8 @@ describe("readWorkerConfig", () => {
       shutdownGraceMs: WORKER_DEFAULTS.shutdownGraceMs,
       events: true,
       workerId: undefined,
+      metricsPort: DEFAULT_METRICS_PORT,
+      metricsHost: "0.0.0.0",
     });
   });
 
@@ -89,7 +91,7 @@ describe("readWorkerConfig", () => {
   }
 
   test("the other numeric variables are validated the same way", () => {
-    for (const key of ["JETMESH_MAX_PAYLOAD_BYTES", "JETMESH_SHUTDOWN_GRACE_MS"]) {
+    for (const key of ["JETMESH_MAX_PAYLOAD_BYTES", "JETMESH_SHUTDOWN_GRACE_MS", "JETMESH_METRICS_PORT"]) {
       assert.throws(
         () => readWorkerConfig({ ...HANDLERS, [key]: "soon" }),
         (error: unknown) => {
