@@ -2,11 +2,13 @@
 // serves the configured queues, and drains on SIGTERM/SIGINT before exiting 0.
 import { createLogger, startMetricsServer, Worker, WorkerMetrics } from "../runtime/index.ts";
 import { ConfigError, loadJobs, readWorkerConfig } from "./config.ts";
+import { startTelemetry } from "./telemetry.ts";
 
 const logger = createLogger({ service: "jetmesh-worker" });
 
 async function main(): Promise<void> {
   const config = readWorkerConfig();
+  const stopTelemetry = await startTelemetry(logger, "jetmesh-worker");
   const jobs = await loadJobs(config.handlerModules);
   const metrics = config.metricsPort === 0 ? undefined : new WorkerMetrics();
   const worker = await Worker.start({
@@ -28,7 +30,10 @@ async function main(): Promise<void> {
       : await startMetricsServer(metrics.registry, { port: config.metricsPort, host: config.metricsHost });
   if (metricsServer !== undefined) logger.info({ port: metricsServer.port }, "serving /metrics and /healthz");
   // A drain command closes the worker from inside; SIGTERM/SIGINT close it from outside.
-  worker.closed.then(() => process.exit(0));
+  worker.closed.then(async () => {
+    await stopTelemetry().catch(() => {});
+    process.exit(0);
+  });
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals) => {
     signals++;

@@ -16,6 +16,7 @@ import {
   type QueueSettings,
   readQueueSettings,
 } from "../jetstream/queues.ts";
+import { endSpan, startEnqueueSpan } from "../observability/tracing.ts";
 import type { Encoding } from "../wire/codec.ts";
 import { Header } from "../wire/headers.ts";
 import { buildJobMessage } from "../wire/job-message.ts";
@@ -109,12 +110,17 @@ export class JetmeshClient {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     const { subject, jobId, data, headers } = this.#prepare({ queue, name, payload, options });
+    const { span, headers: traceHeaders } = startEnqueueSpan(queue, name, jobId, subject);
+    for (const [key, value] of Object.entries(traceHeaders)) headers.set(key, value);
     let ack: PubAck;
     try {
       ack = await this.#js.publish(subject, data, { msgID: jobId, headers, timeout: this.#timeoutMs });
     } catch (error) {
-      throw await this.#explainPublishError(error, queue, data.length);
+      const explained = await this.#explainPublishError(error, queue, data.length);
+      endSpan(span, explained);
+      throw explained;
     }
+    endSpan(span);
     return { jobId, queue, name, sequence: ack.seq, duplicate: ack.duplicate };
   }
 

@@ -7,6 +7,7 @@ import { jobKey } from "../client/job-id.ts";
 import { DecodeError, JetmeshError, PayloadTooLargeError } from "../errors.ts";
 import type { Delivery } from "../jetstream/delivery.ts";
 import type { QueueSettings } from "../jetstream/queues.ts";
+import { type AttemptSpan, endSpan, runInContext, startAttemptSpan } from "../observability/tracing.ts";
 import { Header } from "../wire/headers.ts";
 import {
   type HeaderValues,
@@ -135,14 +136,14 @@ export class JobRunner {
     events.publish("started", envelope, {
       waitMs: envelope.enqueuedAt === undefined ? undefined : startedAt - envelope.enqueuedAt,
     });
-    const settled = await this.#invoke(
-      definition,
-      payload,
-      this.#context(envelope, maxAttempts, job),
-      control,
+    const attemptSpan = startAttemptSpan(envelope, msg.subject);
+    const context = this.#context(envelope, maxAttempts, job, attemptSpan);
+    const settled = await runInContext(attemptSpan.context, () =>
+      this.#invoke(definition, payload, context, control),
     );
     clearTimeout(timer);
     this.running.delete(msg.seq);
+    endSpan(attemptSpan.span, settled.ok ? undefined : settled.error);
     try {
       await this.#settle(msg, envelope, definition, maxAttempts, lease, settled, Date.now() - startedAt);
     } finally {
@@ -208,7 +209,12 @@ export class JobRunner {
     events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
   }
 
-  #context(envelope: JobEnvelope, maxAttempts: number, job: RunningJob): JobContext {
+  #context(
+    envelope: JobEnvelope,
+    maxAttempts: number,
+    job: RunningJob,
+    attemptSpan: AttemptSpan,
+  ): JobContext {
     const { logger: workerLogger, workerId, events } = this.options;
     let logger: Logger | undefined;
     return {
@@ -222,12 +228,14 @@ export class JobRunner {
       },
       // Built on first use: most handlers never log, and a child logger per job is not free.
       get logger() {
+        // The worker's logger already carries the worker id and the queue.
         logger ??= workerLogger.child({
           jobId: envelope.id,
-          queue: envelope.queue,
           jobName: envelope.name,
           attempt: envelope.attempt,
-          workerId,
+          ...(attemptSpan.traceId === undefined
+            ? {}
+            : { traceId: attemptSpan.traceId, spanId: attemptSpan.spanId }),
         });
         return logger;
       },
