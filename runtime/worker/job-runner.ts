@@ -215,7 +215,7 @@ export class JobRunner {
     job: RunningJob,
     attemptSpan: AttemptSpan,
   ): JobContext {
-    const { logger: workerLogger, workerId, events } = this.options;
+    const { logger: workerLogger, events } = this.options;
     let logger: Logger | undefined;
     return {
       id: envelope.id,

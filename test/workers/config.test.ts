@@ -4,7 +4,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PREFIX, WORKER_DEFAULTS } from "../../runtime/index.ts";
-import { ConfigError, DEFAULT_METRICS_PORT, EXAMPLE_HANDLER_MODULES, loadJobs, readWorkerConfig } from "../../workers/config.ts";
+import {
+  ConfigError,
+  DEFAULT_METRICS_PORT,
+  EXAMPLE_HANDLER_MODULES,
+  loadJobs,
+  readWorkerConfig,
+} from "../../workers/config.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURES = "test/fixtures/config";
