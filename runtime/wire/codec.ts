@@ -7,7 +7,14 @@ import { ContentType } from "./headers.ts";
 export type Encoding = "json" | "msgpack";
 
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+// int64AsType "auto": 64-bit integers (as Go and Java encoders often write even small values)
+// become numbers when they fit, BigInt only when they do not. msgpackr supports it; its type
+// declarations do not list it yet.
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  ...({ int64AsType: "auto" } as object),
+});
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 const utf8Encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -62,11 +69,19 @@ function decodeMessagePack(data: Uint8Array): unknown {
       throw new Error(`expected exactly one value, found ${values?.length ?? 0}`);
     }
     // 0xC1 is "never used" in MessagePack; msgpackr returns a marker object instead of failing.
-    if (values[0] === C1) throw new Error("0xC1 is not a valid MessagePack type byte");
+    if (containsNeverUsed(values[0])) throw new Error("0xC1 is not a valid MessagePack type byte");
     return values[0];
   } catch (error) {
     throw new DecodeError(`payload is not valid MessagePack: ${(error as Error).message}`, { cause: error });
   }
+}
+
+function containsNeverUsed(value: unknown): boolean {
+  if (value === C1) return true;
+  if (value === null || typeof value !== "object") return false;
+  for (const item of Array.isArray(value) ? value : Object.values(value))
+    if (containsNeverUsed(item)) return true;
+  return false;
 }
 
 function sniff(data: Uint8Array): unknown {

@@ -78,8 +78,9 @@ export function readHeader(h: HeaderValues, name: string): string | undefined {
 function positiveInteger(h: HeaderValues, name: string): number | undefined {
   const raw = readHeader(h, name);
   if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1) {
+  // Decimal digits only: other languages' readers reject "0x2", "1e3" or "+3", so we do too.
+  const value = /^[1-9][0-9]*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
     throw new DecodeError(`header ${name} must be a positive integer, got "${raw}"`);
   }
   return value;

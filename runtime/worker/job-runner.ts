@@ -315,7 +315,8 @@ export class JobRunner {
           : last.message,
       stack: undefined,
     };
-    await this.#deadLetter(msg, envelope, "attempts-exhausted", failure, history);
+    // Only the deliveries before this one ran; this one is dead-lettered unrun.
+    await this.#deadLetter(msg, envelope, "attempts-exhausted", failure, history, envelope.attempt - 1);
   }
 
   async #deadLetterUnrunnable(
@@ -338,6 +339,7 @@ export class JobRunner {
     reason: DeadReason,
     failure: Omit<FailureRecord, "kind">,
     history: AttemptRecord[],
+    attempts = Math.max(envelope.attempt, history.length),
   ): Promise<void> {
     const { js, subjects, events, workerId, logger } = this.options;
     try {
@@ -347,7 +349,7 @@ export class JobRunner {
         jobId: envelope.id,
         reason,
         failure,
-        attempts: Math.max(envelope.attempt, history.length),
+        attempts,
         history,
         workerId,
       });
