@@ -111,8 +111,10 @@ export class WorkerProcess {
     });
     const worker = new WorkerProcess(child);
     await waitFor(() => {
+      // Started counts even if it has exited since (a poison job can take it down at once).
+      if (worker.lines.some((line) => line.includes('"worker started"'))) return true;
       if (child.exitCode !== null) throw new Error(`worker exited early:\n${worker.lines.join("\n")}`);
-      return worker.lines.some((line) => line.includes('"worker started"'));
+      return false;
     }, "the worker process to start");
     return worker;
   }
