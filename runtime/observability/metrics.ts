@@ -31,6 +31,8 @@ export class WorkerMetrics implements LifecycleSink {
   readonly #failures: Counter<"queue" | "name" | "error_class" | "kind">;
   readonly #redeliveries: Counter<"queue" | "name">;
   readonly #errorClasses = new Set<string>();
+  /** Job names that may appear as label values; undefined = any (set by the worker). */
+  #knownNames: ReadonlySet<string> | undefined;
 
   constructor(options: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
@@ -44,7 +46,7 @@ export class WorkerMetrics implements LifecycleSink {
     });
     this.#wait = new Histogram({
       name: "jetmesh_job_wait_seconds",
-      help: "Time from enqueue to the start of an attempt.",
+      help: "Time from enqueue to the start of the first attempt.",
       labelNames: ["queue", "name"],
       buckets: WAIT_BUCKETS_SECONDS,
       registers,
@@ -93,13 +95,25 @@ export class WorkerMetrics implements LifecycleSink {
     });
   }
 
+  /**
+   * Keeps the name label bounded: a job published under a name no handler knows (a typo, or a
+   * producer inventing names) is counted as "(unknown)" instead of adding series.
+   */
+  limitNamesTo(names: Iterable<string>): void {
+    this.#knownNames = new Set(names);
+  }
+
   publish(type: LifecycleEventType, envelope: JobEnvelope, details: LifecycleDetails = {}): void {
-    const { queue, name } = envelope;
+    const queue = envelope.queue;
+    const name =
+      this.#knownNames === undefined || this.#knownNames.has(envelope.name) ? envelope.name : "(unknown)";
     switch (type) {
       case "started":
         this.#outcomes.inc({ queue, name, outcome: "started" });
-        if (details.waitMs !== undefined)
+        // Waits of first attempts only: a retry's time since enqueue includes earlier attempts and backoff.
+        if (envelope.attempt === 1 && details.waitMs !== undefined) {
           this.#wait.observe({ queue, name }, Math.max(0, details.waitMs) / 1000);
+        }
         if (envelope.attempt > 1) this.#redeliveries.inc({ queue, name });
         return;
       case "completed":

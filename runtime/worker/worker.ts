@@ -46,7 +46,7 @@ export interface WorkerOptions {
   events?: boolean;
   /** @default `<host>-<pid>-<random>` */
   workerId?: string;
-  /** Prometheus metrics to record job outcomes in (see createWorkerMetrics); none when omitted. */
+  /** Prometheus metrics to record job outcomes in (new WorkerMetrics()); none when omitted. */
   metrics?: WorkerMetrics;
   /** How often the worker publishes its heartbeat. @default 5000 */
   heartbeatIntervalMs?: number;
@@ -204,6 +204,7 @@ export class Worker {
     );
     this.#heartbeat.start();
     options.metrics?.watchQueues({ queueLoad: () => this.#queueLoad() });
+    options.metrics?.limitNamesTo(jobs.keys());
     for (const [queue, runtime] of this.#queues) {
       if (control.isPaused(queue)) runtime.fetcher.pause();
       runtime.fetcher.start();

@@ -53,9 +53,13 @@ test("/metrics counts outcomes, failures by class, durations and waits", async (
     ...Array.from({ length: 6 }, (_, i) => ({ queue, name: "record", payload: { i } })),
     ...Array.from({ length: 2 }, () => ({ queue, name: "slow", payload: { ms: 300 } })),
     { queue, name: "always.fail", payload: { errorClass: "CardDeclinedError" } },
+    { queue, name: "invented.name", payload: {} },
   ]);
   await waitFor(() => events.filter((e) => e.type === "completed").length === 8, "8 completions");
-  await waitFor(() => events.some((e) => e.type === "dead"), "the failing job to die");
+  await waitFor(
+    () => events.filter((e) => e.type === "dead").length === 2,
+    "the failing and the unknown job to die",
+  );
 
   const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
   assert.equal(sample(text, "jetmesh_jobs_total", { queue, name: "record", outcome: "completed" }), 6);
@@ -73,6 +77,13 @@ test("/metrics counts outcomes, failures by class, durations and waits", async (
     2,
   );
   assert.equal(sample(text, "jetmesh_job_redeliveries_total", { queue, name: "always.fail" }), 1);
+  assert.equal(sample(text, "jetmesh_jobs_total", { queue, name: "(unknown)", outcome: "dead" }), 1);
+  assert.doesNotMatch(text, /invented\.name/, "an unknown job name adds no series");
+  assert.equal(
+    sample(text, "jetmesh_job_wait_seconds_count", { queue, name: "always.fail" }),
+    1,
+    "first attempts only",
+  );
   assert.equal(
     sample(text, "jetmesh_job_duration_seconds_count", { queue, name: "slow", outcome: "completed" }),
     2,
