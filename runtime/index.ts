@@ -33,6 +33,7 @@ export { DEFAULT_PREFIX, Subjects } from "./wire/subjects.ts";
 export type { JobContext, JobDefinition } from "./worker/define-job.ts";
 export { DEFAULT_JOB_TIMEOUT_MS, defineJob } from "./worker/define-job.ts";
 export type { DeadReason, FailureKind } from "./worker/failure.ts";
+export { DEFAULT_HEARTBEAT_INTERVAL_MS } from "./worker/heartbeat.ts";
 export type { RunningJob } from "./worker/job-runner.ts";
 export type { Backoff } from "./worker/retry-policy.ts";
 export { DEFAULT_BACKOFF, MAX_RETRY_DELAY_MS } from "./worker/retry-policy.ts";

@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import {
   type ConnectionSettings,
   connectionSettingsFromEnv,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_PREFIX,
   type JobDefinition,
   WORKER_DEFAULTS,
@@ -20,6 +21,7 @@ export interface WorkerProcessConfig {
   shutdownGraceMs: number;
   events: boolean;
   workerId: string | undefined;
+  heartbeatIntervalMs: number;
   /** Port of the /metrics and /healthz endpoint; 0 turns it off. */
   metricsPort: number;
   metricsHost: string;
@@ -87,6 +89,7 @@ export function readWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerPr
     shutdownGraceMs: positiveInteger(env, "JETMESH_SHUTDOWN_GRACE_MS", WORKER_DEFAULTS.shutdownGraceMs),
     events: !["0", "false", "off", "no"].includes((env.JETMESH_EVENTS ?? "").toLowerCase()),
     workerId: env.JETMESH_WORKER_ID || undefined,
+    heartbeatIntervalMs: positiveInteger(env, "JETMESH_HEARTBEAT_INTERVAL_MS", DEFAULT_HEARTBEAT_INTERVAL_MS),
     metricsPort: port(env, "JETMESH_METRICS_PORT", DEFAULT_METRICS_PORT),
     metricsHost: env.JETMESH_METRICS_HOST || "0.0.0.0",
   };

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     shutdownGraceMs: config.shutdownGraceMs,
     events: config.events,
     workerId: config.workerId,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
     metrics,
     logger,
   });

@@ -101,7 +101,16 @@ export class Worker {
       if (jobs.has(job.name)) throw new JetmeshError("INVALID_OPTIONS", `job "${job.name}" is defined twice`);
       jobs.set(job.name, job);
     }
-    const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    // A worker id is one subject token (heartbeats, control keys): dots in host names become dashes.
+    const workerId =
+      options.workerId ??
+      `${hostname().replace(/[^A-Za-z0-9_-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(workerId)) {
+      throw new JetmeshError(
+        "INVALID_OPTIONS",
+        `workerId "${workerId}" must be 1-128 characters from A-Z a-z 0-9 _ -`,
+      );
+    }
     const logger = (options.logger ?? createLogger()).child({ workerId });
     const given = options.connection;
     const ownsConnection = given === undefined || !("publish" in given);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_PREFIX, WORKER_DEFAULTS } from "../../runtime/index.ts";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PREFIX, WORKER_DEFAULTS } from "../../runtime/index.ts";
 import {
   ConfigError,
   DEFAULT_METRICS_PORT,
@@ -44,6 +44,7 @@ describe("readWorkerConfig", () => {
       shutdownGraceMs: WORKER_DEFAULTS.shutdownGraceMs,
       events: true,
       workerId: undefined,
+      heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
       metricsPort: DEFAULT_METRICS_PORT,
       metricsHost: "0.0.0.0",
     });

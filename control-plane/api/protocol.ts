@@ -1,0 +1,335 @@
+// The control plane's request-reply API on `<prefix>.api.<endpoint>`: every endpoint with its
+// request and reply shapes. The CLI, the tests and later the web UI all speak exactly this;
+// docs/control-plane.md mirrors it.
+import type {
+  CommandAck,
+  ControlCommand,
+  Heartbeat,
+  QueueStatus,
+  RunningJobStatus,
+} from "../../runtime/index.ts";
+import type { ApiErrorBody } from "../errors.ts";
+
+export type ApiReply<T> = { ok: true; data: T } | { ok: false; error: ApiErrorBody };
+
+/** Queue group every replica joins, so one replica answers each request. */
+export const API_QUEUE_GROUP = "jetmesh-control-plane";
+
+// ---------------------------------------------------------------- fleet and queues
+
+export type Liveness = "alive" | "late" | "gone";
+
+export interface WorkerView {
+  workerId: string;
+  host: string;
+  pid: number;
+  version: string;
+  /** alive: last heartbeat within 1.5 intervals; late: within 3; gone: older. */
+  liveness: Liveness;
+  /** What the worker said it was doing: "running", or "draining" after a drain or SIGTERM. */
+  state: Heartbeat["state"];
+  startedAt: number;
+  lastSeenAt: number;
+  lastSeenAgoMs: number;
+  intervalMs: number;
+  queues: QueueStatus[];
+  runningJobs: number;
+  counters: Heartbeat["counters"];
+  memory: Heartbeat["memory"];
+}
+
+export interface RunningJobView extends RunningJobStatus {
+  workerId: string;
+  host: string;
+  /** running: its worker is alive or late; awaiting-redelivery: its worker is gone. */
+  state: "running" | "awaiting-redelivery";
+  runningForMs: number;
+}
+
+export interface CommandRecord {
+  by: string;
+  at: number;
+  reason?: string;
+  commandId?: string;
+}
+
+export interface QueuePauseState {
+  /** Paused fleet-wide. */
+  paused: boolean;
+  record?: CommandRecord;
+  /** Workers on which the queue is paused individually. */
+  pausedOnWorkers: { workerId: string; record: CommandRecord }[];
+}
+
+export interface QueueRates {
+  /** Length of the window the rates are measured over. */
+  windowMs: number;
+  /** Jobs stored per second (new enqueues, retries from the dead-letter stream, hand-backs). */
+  enqueuedPerSec: number;
+  /** Jobs that left the queue per second (completed, dead-lettered or cancelled). */
+  processedPerSec: number;
+  /** Change of the backlog per second: positive grows, negative drains. */
+  growthPerSec: number;
+  /** Time until the backlog is empty at the current drain rate; null unless draining. */
+  timeToEmptyMs: number | null;
+}
+
+export interface QueueView {
+  queue: string;
+  stream: string;
+  /** Jobs in the queue: waiting plus in flight (the stream's message count). */
+  backlog: number;
+  /** Jobs not yet handed to any worker (the consumer's num_pending). */
+  pending: number;
+  /** Jobs handed to a worker and not yet acknowledged (num_ack_pending). */
+  inFlight: number;
+  /** Jobs delivered more than once and not yet acknowledged (num_redelivered). */
+  redelivered: number;
+  /** Jobs of this queue in the dead-letter stream. */
+  dead: number;
+  /** Fleet-wide limit of jobs in flight (the consumer's max_ack_pending). */
+  maxInFlight: number;
+  /** Enqueue time of the oldest job in the queue (ms since epoch), null when empty. */
+  oldestJobAt: number | null;
+  oldestJobAgeMs: number | null;
+  /** Null until the service has two samples far enough apart. */
+  rates: QueueRates | null;
+  pause: QueuePauseState;
+  /** From heartbeats of alive and late workers. */
+  workers: { serving: number; paused: number; concurrency: number; running: number };
+}
+
+export interface FleetStatus {
+  at: number;
+  replicaId: string;
+  workers: { alive: number; late: number; gone: number; draining: number };
+  jobs: { running: number; awaitingRedelivery: number };
+  queues: QueueView[];
+  deadLetters: number;
+}
+
+export interface QueueDetail extends QueueView {
+  runningJobs: RunningJobView[];
+  workerIds: string[];
+}
+
+// ---------------------------------------------------------------- jobs
+
+export interface AttemptView {
+  attempt: number;
+  at: number;
+  kind: string;
+  errorClass: string;
+  message: string;
+  workerId: string;
+}
+
+export type JobState =
+  | "running"
+  | "awaiting-redelivery"
+  | "waiting"
+  | "retrying"
+  | "dead"
+  | "completed"
+  | "cancelled";
+
+export interface JobLookup {
+  jobId: string;
+  state: JobState;
+  queue?: string;
+  name?: string;
+  attempt?: number;
+  /** running: where and since when. */
+  workerId?: string;
+  host?: string;
+  startedAt?: number;
+  progress?: unknown;
+  /** waiting / retrying: its place in the queue. */
+  sequence?: number;
+  enqueuedAt?: number;
+  /** retrying: when the next attempt is due (best effort, from the last retrying event). */
+  retryAt?: number;
+  /** completed: from the recent-outcomes record (best effort). */
+  completedAt?: number;
+  durationMs?: number;
+  dead?: DeadLetterSummary;
+  cancelled?: CommandRecord;
+  /** Failed attempts so far, oldest first. */
+  attempts: AttemptView[];
+  notes: string[];
+}
+
+export interface WaitingJob {
+  jobId: string;
+  queue: string;
+  name: string;
+  sequence: number;
+  enqueuedAt: number | null;
+  storedAt: number;
+  attempt: number;
+}
+
+// ---------------------------------------------------------------- dead letters
+
+export interface DeadLetterFilter {
+  queue?: string;
+  name?: string;
+  errorClass?: string;
+  reason?: string;
+  jobId?: string;
+  /** Failed at or after (ms since epoch). */
+  since?: number;
+  /** Failed before (ms since epoch). */
+  until?: number;
+  /** Dead-letter stream sequences. */
+  seqs?: number[];
+}
+
+export interface DeadLetterSummary {
+  seq: number;
+  queue: string;
+  name: string;
+  jobId: string;
+  reason: string;
+  errorClass: string;
+  errorMessage: string;
+  failedAt: number;
+  attempts: number;
+  workerId?: string;
+}
+
+export interface DeadLetterDetail extends DeadLetterSummary {
+  stack?: string;
+  history: AttemptView[];
+  originalSubject?: string;
+  originalSequence?: number;
+  headers: Record<string, string>;
+  contentType?: string;
+  /** The decoded payload, or its bytes in base64 when it cannot be decoded. */
+  payload?: unknown;
+  payloadBase64?: string;
+  payloadBytes: number;
+}
+
+export interface DeadLetterRetryResult {
+  matched: number;
+  retried: { seq: number; jobId: string; queue: string; name: string; sequence: number }[];
+  failed: { seq: number; jobId: string; error: string }[];
+  dryRun: boolean;
+}
+
+export interface DeadLetterPurgeResult {
+  matched: number;
+  purged: number;
+  dryRun: boolean;
+}
+
+// ---------------------------------------------------------------- commands
+
+export interface CommandResult {
+  command: ControlCommand;
+  acks: CommandAck[];
+  acknowledged: number;
+  /** Live workers (alive or late) the command concerns, by their heartbeats. */
+  expected: string[];
+  /** Expected workers that did not acknowledge within the timeout. */
+  missing: string[];
+  warnings: string[];
+}
+
+export interface EnqueueReply {
+  jobId: string;
+  queue: string;
+  name: string;
+  sequence: number;
+  duplicate: boolean;
+}
+
+export interface ReplicaInfo {
+  replicaId: string;
+  version: string;
+  prefix: string;
+  startedAt: number;
+  host: string;
+  pid: number;
+}
+
+// ---------------------------------------------------------------- the endpoint table
+
+interface Issuer {
+  /** Who issues the command (kept in its record). @default "control-plane" */
+  by?: string;
+  reason?: string;
+  /** How long to collect worker acknowledgements. @default the service's commandTimeoutMs */
+  timeoutMs?: number;
+}
+
+export interface ApiSpec {
+  ping: { request: Record<string, never>; reply: ReplicaInfo };
+  status: { request: Record<string, never>; reply: FleetStatus };
+  "queues.list": { request: Record<string, never>; reply: QueueView[] };
+  "queues.get": { request: { queue: string }; reply: QueueDetail };
+  "queues.pause": { request: Issuer & { queue: string; workerId?: string }; reply: CommandResult };
+  "queues.resume": { request: Issuer & { queue: string; workerId?: string }; reply: CommandResult };
+  "workers.list": { request: { includeGone?: boolean }; reply: WorkerView[] };
+  "workers.drain": { request: Issuer & { workerId: string }; reply: CommandResult };
+  "jobs.running": {
+    request: { queue?: string; limit?: number };
+    reply: { total: number; jobs: RunningJobView[] };
+  };
+  "jobs.waiting": {
+    request: { queue: string; limit?: number };
+    reply: { backlog: number; jobs: WaitingJob[]; truncated: boolean };
+  };
+  "jobs.get": { request: { jobId: string }; reply: JobLookup };
+  "jobs.cancel": { request: Issuer & { jobId: string }; reply: CommandResult };
+  "jobs.enqueue": {
+    request: {
+      queue: string;
+      name: string;
+      payload?: unknown;
+      jobId?: string;
+      encoding?: "json" | "msgpack";
+      maxAttempts?: number;
+      timeoutMs?: number;
+    };
+    reply: EnqueueReply;
+  };
+  "dlq.list": {
+    request: DeadLetterFilter & { limit?: number };
+    reply: { total: number; deadLetters: DeadLetterSummary[]; truncated: boolean };
+  };
+  "dlq.get": { request: { seq?: number; jobId?: string }; reply: DeadLetterDetail };
+  "dlq.retry": {
+    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
+    reply: DeadLetterRetryResult;
+  };
+  "dlq.purge": {
+    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
+    reply: DeadLetterPurgeResult;
+  };
+}
+
+export type Endpoint = keyof ApiSpec;
+export type RequestOf<E extends Endpoint> = ApiSpec[E]["request"];
+export type ReplyOf<E extends Endpoint> = ApiSpec[E]["reply"];
+
+export const ENDPOINTS: readonly Endpoint[] = [
+  "ping",
+  "status",
+  "queues.list",
+  "queues.get",
+  "queues.pause",
+  "queues.resume",
+  "workers.list",
+  "workers.drain",
+  "jobs.running",
+  "jobs.waiting",
+  "jobs.get",
+  "jobs.cancel",
+  "jobs.enqueue",
+  "dlq.list",
+  "dlq.get",
+  "dlq.retry",
+  "dlq.purge",
+];

@@ -1,0 +1,37 @@
+// The control plane process: options from the environment, start, and stop cleanly on
+// SIGTERM/SIGINT. `jetmesh control-plane` runs the same function.
+import { pathToFileURL } from "node:url";
+import { createLogger } from "../runtime/index.ts";
+import { ControlPlaneConfigError, controlPlaneOptionsFromEnv } from "./options.ts";
+import { buildControlPlane } from "./service.ts";
+
+export async function runControlPlane(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const logger = createLogger({ service: "jetmesh-control-plane" }, env);
+  let service: ReturnType<typeof buildControlPlane>;
+  try {
+    service = buildControlPlane({ ...controlPlaneOptionsFromEnv(env), logger });
+    await service.start();
+  } catch (error) {
+    if (error instanceof ControlPlaneConfigError) logger.error(`configuration error: ${error.message}`);
+    else logger.error({ err: error }, `control plane failed to start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  void runControlPlane();

@@ -1,0 +1,86 @@
+// Options of the control plane service with their defaults in one place, and how the process
+// reads them from the environment (docs/control-plane.md, "Configuration").
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { type ConnectionSettings, connectionSettingsFromEnv, DEFAULT_PREFIX } from "../runtime/index.ts";
+
+export interface ControlPlaneOptions {
+  /** An open connection to use (the service will not close it), or settings to open one. */
+  connection?: NatsConnection | ConnectionSettings;
+  /** Subject prefix of the mesh. @default "jetmesh" */
+  prefix?: string;
+  /** Name of this replica in logs and `ping`. @default `<host>-<pid>` */
+  replicaId?: string;
+  /** How often queues are sampled for rates, and stale drain records cleared. @default 5000 */
+  sampleIntervalMs?: number;
+  /** Window the queue rates are measured over. @default 60000 */
+  rateWindowMs?: number;
+  /** How long commands collect worker acknowledgements. @default 1000 */
+  commandTimeoutMs?: number;
+  /** Most messages one lookup or dead-letter filter reads from a stream. @default 10000 */
+  scanLimit?: number;
+  /** How long gone workers stay listed (the heartbeat stream's max age). @default 3600000 */
+  heartbeatRetentionMs?: number;
+  /** Record recent job outcomes for lookups. @default true */
+  recordOutcomes?: boolean;
+  /** How long outcome records are kept. @default 86400000 */
+  outcomesTtlMs?: number;
+  /** Size bound of the outcomes bucket (oldest records go first). @default 67108864 */
+  outcomesMaxBytes?: number;
+  /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
+  replicas?: number;
+  logger?: Logger;
+}
+
+export const CONTROL_PLANE_DEFAULTS = {
+  sampleIntervalMs: 5000,
+  rateWindowMs: 60_000,
+  commandTimeoutMs: 1000,
+  scanLimit: 10_000,
+  heartbeatRetentionMs: 3_600_000,
+  recordOutcomes: true,
+  outcomesTtlMs: 86_400_000,
+  outcomesMaxBytes: 64 * 1024 * 1024,
+  replicas: 1,
+  outcomesMaxInFlight: 1024,
+} as const;
+
+export class ControlPlaneConfigError extends Error {
+  override name = "ControlPlaneConfigError";
+}
+
+function positive(env: NodeJS.ProcessEnv, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ControlPlaneConfigError(`${key} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+/** The service's options from the environment; connection settings use the worker's NATS_* names. */
+export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneOptions {
+  const options: ControlPlaneOptions = {
+    connection: connectionSettingsFromEnv(env),
+    prefix: env.JETMESH_PREFIX || DEFAULT_PREFIX,
+  };
+  if (env.JETMESH_CP_REPLICA_ID) options.replicaId = env.JETMESH_CP_REPLICA_ID;
+  const numbers = {
+    sampleIntervalMs: "JETMESH_CP_SAMPLE_INTERVAL_MS",
+    rateWindowMs: "JETMESH_CP_RATE_WINDOW_MS",
+    commandTimeoutMs: "JETMESH_CP_COMMAND_TIMEOUT_MS",
+    scanLimit: "JETMESH_CP_SCAN_LIMIT",
+    heartbeatRetentionMs: "JETMESH_CP_HEARTBEAT_RETENTION_MS",
+    outcomesTtlMs: "JETMESH_CP_OUTCOMES_TTL_MS",
+    outcomesMaxBytes: "JETMESH_CP_OUTCOMES_MAX_BYTES",
+    replicas: "JETMESH_CP_REPLICAS",
+  } as const;
+  for (const [field, key] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
+    const value = positive(env, key);
+    if (value !== undefined) options[field] = value;
+  }
+  const outcomes = env.JETMESH_CP_RECORD_OUTCOMES;
+  if (outcomes !== undefined && outcomes !== "")
+    options.recordOutcomes = !["0", "false", "off", "no"].includes(outcomes.toLowerCase());
+  return options;
+}

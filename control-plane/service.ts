@@ -1,0 +1,153 @@
+// The control plane service: wires heartbeat aggregation, queue sampling, the outcomes record
+// and the API together, and starts and stops them in order. Any number of replicas may run:
+// all shared state is in JetStream, and API requests are spread over them by a queue group.
+import { hostname } from "node:os";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  type ConnectionSettings,
+  connectionSettingsFromEnv,
+  connectNats,
+  createLogger,
+  JetmeshClient,
+  VERSION,
+} from "../runtime/index.ts";
+import { buildHandlers } from "./api/handlers.ts";
+import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
+import { ApiServer } from "./api/server.ts";
+import type { CommandContext } from "./commands/context.ts";
+import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
+import { Mesh } from "./mesh.ts";
+import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
+import { readControlRecords } from "./status/control-records.ts";
+import { FleetStatusView } from "./status/fleet-status.ts";
+import { HeartbeatAggregator } from "./status/heartbeat-aggregator.ts";
+import { QueueStats } from "./status/queue-stats.ts";
+
+export interface ControlPlane {
+  readonly replicaId: string;
+  /** Connects (unless given a connection), loads the fleet's state and starts answering. */
+  start(): Promise<void>;
+  /** Stops answering, finishes requests in flight, closes the connection it opened. */
+  stop(): Promise<void>;
+  /** Answers one API request in-process, exactly as over NATS. */
+  call(endpoint: string, body?: unknown): Promise<ApiReply<unknown>>;
+}
+
+export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPlane {
+  const settings = { ...CONTROL_PLANE_DEFAULTS, ...definedOnly(options) };
+  const replicaId = options.replicaId ?? `${hostname()}-${process.pid}`;
+  const logger = (options.logger ?? createLogger({ service: "jetmesh-control-plane" })).child({ replicaId });
+  let nc: NatsConnection | undefined;
+  let ownsConnection = false;
+  let api: ApiServer | undefined;
+  let heartbeats: HeartbeatAggregator | undefined;
+  let outcomes: OutcomeRecorder | undefined;
+  let client: JetmeshClient | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> = Promise.resolve();
+  const startedAt = Date.now();
+
+  async function start(): Promise<void> {
+    const given = options.connection;
+    ownsConnection = given === undefined || !("publish" in given);
+    nc = ownsConnection
+      ? await connectNats({
+          name: `jetmesh-control-plane ${replicaId}`,
+          ...((given as ConnectionSettings | undefined) ?? connectionSettingsFromEnv()),
+        })
+      : (given as NatsConnection);
+    try {
+      const mesh = await Mesh.open(nc, options.prefix);
+      heartbeats = new HeartbeatAggregator(mesh, logger, {
+        retentionMs: settings.heartbeatRetentionMs,
+        replicas: settings.replicas,
+      });
+      await heartbeats.start();
+      outcomes = new OutcomeRecorder(mesh, logger, {
+        ttlMs: settings.outcomesTtlMs,
+        maxBytes: settings.outcomesMaxBytes,
+        replicas: settings.replicas,
+        maxInFlight: settings.outcomesMaxInFlight,
+      });
+      if (settings.recordOutcomes) await outcomes.start();
+      const stats = new QueueStats(mesh, { rateWindowMs: settings.rateWindowMs });
+      const ctx: CommandContext = {
+        mesh,
+        heartbeats,
+        stats,
+        logger,
+        commandTimeoutMs: settings.commandTimeoutMs,
+        scanLimit: settings.scanLimit,
+      };
+      client = await JetmeshClient.connect({ connection: nc, prefix: mesh.prefix });
+      const replica: ReplicaInfo = {
+        replicaId,
+        version: VERSION,
+        prefix: mesh.prefix,
+        startedAt,
+        host: hostname(),
+        pid: process.pid,
+      };
+      const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
+      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
+      api.start();
+      const tick = () => {
+        ticking = ticking
+          .then(() => maintain(ctx, stats))
+          .catch((error: unknown) => {
+            logger.warn({ err: error }, "periodic sampling failed");
+          });
+      };
+      tick();
+      timer = setInterval(tick, settings.sampleIntervalMs);
+      timer.unref();
+      logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
+    } catch (error) {
+      if (ownsConnection) await nc.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Samples queues for rates, and clears drain records of workers that are gone. */
+  async function maintain(ctx: CommandContext, stats: QueueStats): Promise<void> {
+    await stats.sample();
+    const drains = await readControlRecords(ctx.mesh, "drain.>");
+    if (drains.length === 0) return;
+    const workers = new Map(ctx.heartbeats.workers().map((w) => [w.workerId, w]));
+    const kv = await ctx.mesh.control();
+    for (const record of drains) {
+      const worker = workers.get(record.key.slice("drain.".length));
+      const stale =
+        worker === undefined
+          ? Date.now() - record.writtenAt > settings.heartbeatRetentionMs
+          : worker.liveness === "gone";
+      if (stale) {
+        await kv.delete(record.key);
+        logger.info({ key: record.key }, "cleared the drain record of a gone worker");
+      }
+    }
+  }
+
+  async function stop(): Promise<void> {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+    await api?.stop();
+    await ticking;
+    outcomes?.stop();
+    heartbeats?.stop();
+    await client?.close();
+    if (ownsConnection && nc !== undefined && !nc.isClosed()) await nc.drain().catch(() => {});
+    logger.info("control plane stopped");
+  }
+
+  async function call(endpoint: string, body: unknown = {}): Promise<ApiReply<unknown>> {
+    if (api === undefined) throw new Error("the control plane is not started");
+    return api.call(endpoint, body);
+  }
+
+  return { replicaId, start, stop, call };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

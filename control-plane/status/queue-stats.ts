@@ -1,0 +1,172 @@
+// Queue facts from JetStream itself (stream and consumer info, dead-letter counts, the oldest
+// job), plus rates derived from samples this replica keeps over a sliding window.
+import type { StreamInfo } from "@nats-io/jetstream";
+import { Header } from "../../runtime/index.ts";
+import type { QueueRates } from "../api/protocol.ts";
+import { isNotFound, type Mesh } from "../mesh.ts";
+
+export interface QueueFacts {
+  queue: string;
+  stream: string;
+  backlog: number;
+  pending: number;
+  inFlight: number;
+  redelivered: number;
+  dead: number;
+  maxInFlight: number;
+  oldestJobAt: number | null;
+  oldestJobAgeMs: number | null;
+  rates: QueueRates | null;
+}
+
+export interface QueueSample {
+  at: number;
+  /** The stream's last sequence: grows by one per stored job. */
+  lastSeq: number;
+  backlog: number;
+}
+
+/** Rates need samples at least this far apart to mean anything. */
+const MIN_RATE_SPAN_MS = 1000;
+
+/** Rates between the oldest and newest sample; null when they are too close together. */
+export function ratesFrom(samples: readonly QueueSample[]): QueueRates | null {
+  const first = samples[0];
+  const last = samples.at(-1);
+  if (first === undefined || last === undefined) return null;
+  const spanMs = last.at - first.at;
+  if (spanMs < MIN_RATE_SPAN_MS) return null;
+  const seconds = spanMs / 1000;
+  const enqueued = Math.max(0, last.lastSeq - first.lastSeq);
+  const growth = last.backlog - first.backlog;
+  const processed = Math.max(0, enqueued - growth);
+  const growthPerSec = growth / seconds;
+  return {
+    windowMs: spanMs,
+    enqueuedPerSec: round(enqueued / seconds),
+    processedPerSec: round(processed / seconds),
+    growthPerSec: round(growthPerSec),
+    timeToEmptyMs:
+      growthPerSec < 0 && last.backlog > 0 ? Math.round((last.backlog / -growthPerSec) * 1000) : null,
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+export class QueueStats {
+  readonly #samples = new Map<string, QueueSample[]>();
+  readonly #now: () => number;
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly options: { rateWindowMs: number; now?: () => number },
+  ) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The queues of this mesh: streams named and bound the way queue declaration makes them. */
+  async streams(): Promise<Map<string, StreamInfo>> {
+    const { subjects } = this.mesh;
+    const found = new Map<string, StreamInfo>();
+    const jobPrefix = `${subjects.prefix}.q.`;
+    for await (const info of this.mesh.jsm.streams.list()) {
+      for (const subject of info.config.subjects ?? []) {
+        if (!subject.startsWith(jobPrefix) || !subject.endsWith(".>")) continue;
+        const queue = subject.slice(jobPrefix.length, -2);
+        if (queue.includes(".") || queue.length === 0) continue;
+        if (info.config.name === `${subjects.prefix}_q_${queue}`) found.set(queue, info);
+      }
+    }
+    return new Map([...found].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  async queueNames(): Promise<string[]> {
+    return [...(await this.streams()).keys()];
+  }
+
+  /** Facts of every queue (or of the given ones), sampled now. */
+  async collect(only?: readonly string[]): Promise<QueueFacts[]> {
+    const streams = await this.streams();
+    const queues = only === undefined ? [...streams.keys()] : only.filter((queue) => streams.has(queue));
+    const dead = await this.deadLetterCounts();
+    return Promise.all(
+      queues.map((queue) => this.#facts(queue, streams.get(queue) as StreamInfo, dead.get(queue) ?? 0)),
+    );
+  }
+
+  /** Samples every queue once (the service calls this on a timer so rates have history). */
+  async sample(): Promise<void> {
+    await this.collect();
+  }
+
+  /** Dead letters per queue, from the subjects the dead-letter stream holds. */
+  async deadLetterCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const { subjects } = this.mesh;
+    let bySubject: Record<string, number> = {};
+    try {
+      const info = await this.mesh.jsm.streams.info(subjects.deadLetterStream(), {
+        subjects_filter: subjects.deadLetterFilter(),
+      });
+      bySubject = info.state.subjects ?? {};
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const prefix = `${subjects.prefix}.dlq.`;
+    for (const [subject, count] of Object.entries(bySubject)) {
+      const queue = subject.slice(prefix.length).split(".", 1)[0] ?? "";
+      counts.set(queue, (counts.get(queue) ?? 0) + count);
+    }
+    return counts;
+  }
+
+  async #facts(queue: string, info: StreamInfo, dead: number): Promise<QueueFacts> {
+    const { jsm, subjects } = this.mesh;
+    const now = this.#now();
+    // The listing was just read: its state is as fresh as a second request would be.
+    const { state } = info;
+    const consumer = await jsm.consumers
+      .info(info.config.name, subjects.queueConsumer())
+      .catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+    let oldestJobAt: number | null = null;
+    if (state.messages > 0) {
+      const first = await jsm.streams
+        .getMessage(info.config.name, { seq: state.first_seq })
+        .catch(() => null);
+      if (first !== null) {
+        const enqueuedAt = Number(first.header?.get(Header.EnqueuedAt));
+        oldestJobAt = Number.isFinite(enqueuedAt) && enqueuedAt > 0 ? enqueuedAt : first.time.getTime();
+      }
+    }
+    const rates = this.#record(queue, { at: now, lastSeq: state.last_seq, backlog: state.messages });
+    return {
+      queue,
+      stream: info.config.name,
+      backlog: state.messages,
+      pending: consumer?.num_pending ?? state.messages,
+      inFlight: consumer?.num_ack_pending ?? 0,
+      redelivered: consumer?.num_redelivered ?? 0,
+      dead,
+      maxInFlight: consumer?.config.max_ack_pending ?? 0,
+      oldestJobAt,
+      oldestJobAgeMs: oldestJobAt === null ? null : Math.max(0, now - oldestJobAt),
+      rates,
+    };
+  }
+
+  /** Adds a sample and returns the rates over the window, keeping one sample older than it. */
+  #record(queue: string, sample: QueueSample): QueueRates | null {
+    const samples = this.#samples.get(queue) ?? [];
+    samples.push(sample);
+    samples.sort((a, b) => a.at - b.at);
+    const windowStart = sample.at - this.options.rateWindowMs;
+    while (samples.length > 2 && (samples[1]?.at ?? 0) <= windowStart) samples.shift();
+    this.#samples.set(queue, samples);
+    return ratesFrom(samples);
+  }
+}
