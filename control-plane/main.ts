@@ -7,21 +7,11 @@ import { buildControlPlane } from "./service.ts";
 
 export async function runControlPlane(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const logger = createLogger({ service: "jetmesh-control-plane" }, env);
-  let service: ReturnType<typeof buildControlPlane>;
-  try {
-    service = buildControlPlane({ ...controlPlaneOptionsFromEnv(env), logger });
-    await service.start();
-  } catch (error) {
-    if (error instanceof ControlPlaneConfigError) logger.error(`configuration error: ${error.message}`);
-    else logger.error({ err: error }, `control plane failed to start: ${(error as Error).message}`);
-    process.exit(1);
-  }
+  let service: ReturnType<typeof buildControlPlane> | undefined;
+  let started = false;
   let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    service.stop().then(
+  const stop = () => {
+    (service?.stop() ?? Promise.resolve()).then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
@@ -29,8 +19,26 @@ export async function runControlPlane(env: NodeJS.ProcessEnv = process.env): Pro
       },
     );
   };
+  // Installed before start(): a signal while it connects (slow on a replicated cluster) must
+  // still end in a clean stop, not a kill by signal.
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    if (started) stop();
+  };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  try {
+    service = buildControlPlane({ ...controlPlaneOptionsFromEnv(env), logger });
+    await service.start();
+    started = true;
+  } catch (error) {
+    if (error instanceof ControlPlaneConfigError) logger.error(`configuration error: ${error.message}`);
+    else logger.error({ err: error }, `control plane failed to start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  if (stopping) stop();
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)

@@ -1,0 +1,588 @@
+// The docker-compose topology as plain processes, behind `npm run dev:cluster`: three clustered
+// nats-servers with JetStream on loopback, secured by the shipped users and permissions
+// (deploy/nats/accounts.conf), the queue "default" with 3 replicas, the control plane (when
+// control-plane/main.ts exists), two worker processes connected to different nodes, and a demo
+// producer. It prints where everything is and a summary of lifecycle events every few seconds.
+// Ctrl-C or SIGTERM stops the producer, drains the workers and the control plane, then stops the
+// servers, and exits 0.
+//
+// Environment:
+//   JETMESH_DEV_RATE          jobs enqueued per second (default 4; fractions allowed)
+//   JETMESH_DEV_DURATION_MS   stop by itself after this long (default: run until stopped)
+//   JETMESH_DEV_DATA_DIR      storage of the three servers (default .jetmesh/cluster in the project)
+//   JETMESH_SHUTDOWN_GRACE_MS, JETMESH_CONCURRENCY, JETMESH_LOG_LEVEL…  passed to the workers
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { constants } from "node:os";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { jetstreamManager } from "@nats-io/jetstream";
+import {
+  type ConnectionSettings,
+  connectNats,
+  DEFAULT_PREFIX,
+  JetmeshClient,
+  type JobToEnqueue,
+  type LifecycleEvent,
+} from "../../runtime/index.ts";
+import { DECLINED_CARD } from "../../workers/handlers/examples.ts";
+import { declareQueues } from "../nats/declare-queues.ts";
+import { findNatsServerBinary, freePort, NATS_SERVER_INSTALL_HINT, NatsServer } from "./nats-server.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const QUEUE = "default";
+const REPLICAS = 3;
+const HANDLERS = "workers/handlers/examples.ts";
+const CONTROL_PLANE_ENTRY = "control-plane/main.ts";
+const ACCOUNTS_FILE = "deploy/nats/accounts.conf";
+const SUMMARY_EVERY_MS = 3000;
+/** Extra time a child gets to exit after the workers' shutdown grace period, before SIGKILL. */
+const EXIT_MARGIN_MS = 10_000;
+
+/** The development users of deploy/nats/accounts.conf, one per role. */
+const USERS = {
+  producer: { user: "producer", password: "jetmesh-producer-dev" },
+  worker: { user: "worker", password: "jetmesh-worker-dev" },
+  controlPlane: { user: "control-plane", password: "jetmesh-control-plane-dev" },
+  admin: { user: "admin", password: "jetmesh-admin-dev" },
+} as const;
+const ROUTE_USER = { user: "route", password: "jetmesh-route-dev" };
+
+class UsageError extends Error {}
+
+interface DevSettings {
+  rate: number;
+  durationMs: number | undefined;
+  dataDir: string;
+  graceMs: number;
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`${key} must be a positive number, got "${raw}"`);
+  }
+  return value;
+}
+
+function readSettings(env: NodeJS.ProcessEnv): DevSettings {
+  if (env.NATS_URL) {
+    throw new UsageError(
+      "NATS_URL is set: dev:cluster starts its own three servers. Unset it, or use `npm run dev` against an existing server.",
+    );
+  }
+  if (env.JETMESH_PREFIX && env.JETMESH_PREFIX !== DEFAULT_PREFIX) {
+    throw new UsageError(
+      `JETMESH_PREFIX=${env.JETMESH_PREFIX}: the shipped permissions (${ACCOUNTS_FILE}) name the prefix "${DEFAULT_PREFIX}"; unset it here.`,
+    );
+  }
+  const dataDir = env.JETMESH_DEV_DATA_DIR || join(".jetmesh", "cluster");
+  return {
+    rate: positiveNumber(env, "JETMESH_DEV_RATE") ?? 4,
+    durationMs: positiveNumber(env, "JETMESH_DEV_DURATION_MS"),
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(ROOT, dataDir),
+    graceMs: positiveNumber(env, "JETMESH_SHUTDOWN_GRACE_MS") ?? 30_000,
+  };
+}
+
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+}
+
+function say(line: string): void {
+  process.stdout.write(`[cluster] ${line}\n`);
+}
+
+/** Copies a child's output to ours, one prefixed line at a time. */
+function relay(stream: NodeJS.ReadableStream | null, prefix: string): void {
+  if (stream === null) return;
+  createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
+    process.stdout.write(`${prefix}${line}\n`);
+  });
+}
+
+function describeExit(child: ChildProcess): string {
+  return child.signalCode === null ? `code ${child.exitCode}` : `signal ${child.signalCode}`;
+}
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** Lifecycle events seen on `<prefix>.evt.*.*`, counted by type. */
+class Tally {
+  enqueued = 0;
+  readonly events = new Map<string, number>();
+  readonly workers = new Set<string>();
+
+  count(type: string): number {
+    return this.events.get(type) ?? 0;
+  }
+
+  line(): string {
+    return [
+      `enqueued=${this.enqueued}`,
+      `started=${this.count("started")}`,
+      `completed=${this.count("completed")}`,
+      `failed=${this.count("failed")}`,
+      `retried=${this.count("retrying")}`,
+      `dead=${this.count("dead")}`,
+      `workers=${this.workers.size}`,
+    ].join(" ");
+  }
+}
+
+/** The demo producer: enqueues `rate` jobs per second with the producer's credentials. */
+class DemoProducer {
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  #serial = 0;
+
+  constructor(
+    private readonly client: JetmeshClient,
+    private readonly rate: number,
+    private readonly tally: Tally,
+  ) {}
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let owed = 0;
+    let lastError = "";
+    while (!this.#stopped) {
+      owed += this.rate;
+      const batch: JobToEnqueue[] = [];
+      for (; owed >= 1; owed--) batch.push(this.#next());
+      if (batch.length > 0) {
+        try {
+          await this.client.enqueueMany(batch);
+          this.tally.enqueued += batch.length;
+          lastError = "";
+        } catch (error) {
+          const message = (error as Error).message;
+          if (message !== lastError) say(`enqueue failed: ${message}`);
+          lastError = message;
+        }
+      }
+      for (let waited = 0; waited < 1000 && !this.#stopped; waited += 100) await sleep(100);
+    }
+  }
+
+  /** Mostly emails; now and then a payment (some declined), a report and a flaky task. */
+  #next(): JobToEnqueue {
+    const n = ++this.#serial;
+    switch (n % 6) {
+      case 1:
+        return {
+          queue: QUEUE,
+          name: "payment.charge",
+          payload: { orderId: `order-${n}`, amountCents: 1999, card: n % 4 === 1 ? DECLINED_CARD : "4242" },
+        };
+      case 3:
+        return { queue: QUEUE, name: "report.generate", payload: { reportId: `report-${n}`, steps: 3 } };
+      case 5:
+        return { queue: QUEUE, name: "flaky.task", payload: { failAttempts: 1 } };
+      default:
+        return {
+          queue: QUEUE,
+          name: "email.send",
+          payload: { to: `user${n}@example.com`, subject: `Hello #${n}` },
+        };
+    }
+  }
+}
+
+/** A child process of the cluster (worker or control plane) with its label and exit promise. */
+interface Child {
+  label: string;
+  process: ChildProcess;
+  closed: Promise<void>;
+}
+
+class Cluster {
+  readonly tally = new Tally();
+  readonly #servers: NatsServer[] = [];
+  readonly #monitorPorts: number[] = [];
+  readonly #children: Child[] = [];
+  #admin: JetmeshClient | undefined;
+  #producerClient: JetmeshClient | undefined;
+  #producer: DemoProducer | undefined;
+  #summaryTimer: NodeJS.Timeout | undefined;
+  #stopRequested = false;
+  #failed = false;
+  #requestStop: (reason: string) => void = () => {};
+  readonly #stopReason: Promise<string>;
+
+  constructor(readonly settings: DevSettings) {
+    this.#stopReason = new Promise((resolve) => {
+      this.#requestStop = resolve;
+    });
+  }
+
+  get stopping(): boolean {
+    return this.#stopRequested;
+  }
+
+  stop(reason: string, failed = false): void {
+    if (failed) this.#failed = true;
+    if (this.#stopRequested) return;
+    this.#stopRequested = true;
+    this.#requestStop(reason);
+  }
+
+  async run(): Promise<number> {
+    try {
+      await this.#start();
+      const reason = await this.#stopReason;
+      say(`stopping (${reason})`);
+    } catch (error) {
+      this.#failed = true;
+      say(`error: ${(error as Error).message}`);
+    } finally {
+      await this.#shutdown();
+    }
+    return this.#failed ? 1 : 0;
+  }
+
+  get urls(): string[] {
+    return this.#servers.map((server) => server.url);
+  }
+
+  #as(role: keyof typeof USERS, servers: string[] = this.urls): ConnectionSettings {
+    return { servers, ...USERS[role] };
+  }
+
+  async #start(): Promise<void> {
+    if (findNatsServerBinary() === undefined) {
+      process.stderr.write(`${NATS_SERVER_INSTALL_HINT}\n`);
+      throw new Error("nats-server is not installed");
+    }
+    await this.#startServers();
+    if (this.stopping) return;
+
+    await this.#waitForJetStream();
+    if (this.stopping) return;
+    this.#admin = await JetmeshClient.connect({ connection: this.#as("controlPlane") });
+    const [queue] = await declareQueues(
+      this.#admin,
+      [QUEUE],
+      { replicas: REPLICAS },
+      { waitMs: 60_000, onRetry: (message) => say(message) },
+    );
+    this.#admin.nc.subscribe(this.#admin.subjects.eventFilter(), {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        try {
+          this.#onEvent(msg.json<LifecycleEvent>());
+        } catch {
+          // Not a jetmesh event: ignore it.
+        }
+      },
+    });
+    await this.#admin.nc.flush();
+    if (this.stopping) return;
+
+    const controlPlane = existsSync(join(ROOT, CONTROL_PLANE_ENTRY)) ? this.#spawnControlPlane() : undefined;
+    const workers: { pid: number | undefined; node: string; metricsPort: number }[] = [];
+    for (const index of [0, 1]) {
+      const metricsPort = await freePort();
+      const child = this.#spawnWorker(index, metricsPort);
+      workers.push({ pid: child.pid, node: `nats-${index + 1}`, metricsPort });
+    }
+    this.#banner(queue?.stream ?? "", controlPlane, workers);
+
+    this.#producerClient = await JetmeshClient.connect({ connection: this.#as("producer") });
+    this.#producer = new DemoProducer(this.#producerClient, this.settings.rate, this.tally);
+    this.#producer.start();
+    this.#summaryTimer = setInterval(() => say(`summary ${this.tally.line()}`), SUMMARY_EVERY_MS);
+    const { durationMs } = this.settings;
+    if (durationMs !== undefined) {
+      setTimeout(() => this.stop(`ran for ${durationMs} ms`), durationMs).unref();
+    }
+  }
+
+  /** Three nodes with stable names and storage, routes between them, and the shipped users. */
+  async #startServers(): Promise<void> {
+    const accounts = await readFile(join(ROOT, ACCOUNTS_FILE), "utf8");
+    const clientPorts = [await freePort(), await freePort(), await freePort()];
+    const routePorts = [await freePort(), await freePort(), await freePort()];
+    this.#monitorPorts.push(await freePort(), await freePort(), await freePort());
+    const credentials = `${ROUTE_USER.user}:${ROUTE_USER.password}`;
+    const routes = routePorts.map((port) => `"nats-route://${credentials}@127.0.0.1:${port}"`).join(", ");
+    const started = await Promise.allSettled(
+      clientPorts.map(async (port, index) => {
+        const storeDir = join(this.settings.dataDir, `nats-${index + 1}`);
+        await mkdir(storeDir, { recursive: true });
+        return NatsServer.start({
+          serverName: `nats-${index + 1}`,
+          port,
+          storeDir,
+          extraConfig: [
+            `http: "127.0.0.1:${this.#monitorPorts[index]}"`,
+            "max_payload: 1MB",
+            `cluster {`,
+            `  name: "jetmesh-dev"`,
+            `  listen: "127.0.0.1:${routePorts[index]}"`,
+            `  authorization { user: "${ROUTE_USER.user}", password: "${ROUTE_USER.password}" }`,
+            `  routes: [${routes}]`,
+            `}`,
+            accounts,
+          ].join("\n"),
+        });
+      }),
+    );
+    // Keep every server that did start, so that the shutdown stops it even when another failed.
+    for (const result of started) if (result.status === "fulfilled") this.#servers.push(result.value);
+    const failure = started.find((result) => result.status === "rejected");
+    if (failure !== undefined) throw failure.reason;
+  }
+
+  /** A cluster answers JetStream requests only once it has elected a meta leader. */
+  async #waitForJetStream(): Promise<void> {
+    const nc = await connectNats(this.#as("controlPlane"));
+    const deadline = Date.now() + 30_000;
+    try {
+      for (;;) {
+        try {
+          const jsm = await jetstreamManager(nc, { timeout: 2000 });
+          await jsm.getAccountInfo();
+          return;
+        } catch (error) {
+          if (Date.now() > deadline)
+            throw new Error(`JetStream did not become ready: ${(error as Error).message}`);
+          if (this.stopping) return;
+          await sleep(250);
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+
+  #onEvent(event: LifecycleEvent): void {
+    this.tally.events.set(event.type, this.tally.count(event.type) + 1);
+    this.tally.workers.add(event.workerId);
+    if (event.type === "dead") {
+      say(`${event.name} ${event.jobId} dead-lettered (${event.reason}): ${event.error?.message}`);
+    }
+  }
+
+  /** Children run in their own process group so that only this process signals them: once, in order. */
+  #spawnChild(label: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      cwd: ROOT,
+      env: { ...process.env, JETMESH_LOG_PRETTY: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const prefix = `[${label}] `;
+    relay(child.stdout, prefix);
+    relay(child.stderr, prefix);
+    const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    child.once("error", (error) => {
+      say(`${label} could not start: ${error.message}`);
+      this.stop(`${label} could not start`, true);
+    });
+    child.once("exit", () => {
+      if (!this.stopping) {
+        say(`${label} exited unexpectedly (${describeExit(child)})`);
+        this.stop(`${label} exited`, true);
+      }
+    });
+    this.#children.push({ label, process: child, closed });
+    return child;
+  }
+
+  #spawnWorker(index: number, metricsPort: number): ChildProcess {
+    const server = this.#servers[index];
+    if (server === undefined) throw new Error(`no server ${index + 1}`);
+    // One node's URL: the worker learns the other nodes from it and fails over to them.
+    return this.#spawnChild(`worker ${index + 1}`, "workers/main.ts", {
+      NATS_URL: server.url,
+      NATS_USER: USERS.worker.user,
+      NATS_PASSWORD: USERS.worker.password,
+      JETMESH_QUEUES: QUEUE,
+      JETMESH_HANDLERS: HANDLERS,
+      JETMESH_METRICS_PORT: String(metricsPort),
+      JETMESH_METRICS_HOST: "127.0.0.1",
+    });
+  }
+
+  #spawnControlPlane(): ChildProcess {
+    return this.#spawnChild("control-plane", CONTROL_PLANE_ENTRY, {
+      NATS_URL: this.urls.join(","),
+      NATS_USER: USERS.controlPlane.user,
+      NATS_PASSWORD: USERS.controlPlane.password,
+      // Its own streams (heartbeats, outcomes) replicated like the queue, as in docker-compose.yml.
+      JETMESH_CP_REPLICAS: String(REPLICAS),
+    });
+  }
+
+  #banner(
+    stream: string,
+    controlPlane: ChildProcess | undefined,
+    workers: { pid: number | undefined; node: string; metricsPort: number }[],
+  ): void {
+    const { settings } = this;
+    const lines = [
+      `jetmesh local cluster (cluster pid ${process.pid})`,
+      `  NATS_URL  ${this.urls.join(",")}`,
+      ...this.#servers.map(
+        (server, index) =>
+          `  nats-${index + 1}    nats-${index + 1} pid ${server.pid}  ${server.url}  monitoring http://127.0.0.1:${this.#monitorPorts[index]}/jsz`,
+      ),
+      `  storage   ${shown(settings.dataDir)} (kept between runs)`,
+      `  users     ${Object.values(USERS)
+        .map((user) => `${user.user}/${user.password}`)
+        .join("  ")}  (${ACCOUNTS_FILE})`,
+      `  queue     ${QUEUE}  (stream ${stream}, ${REPLICAS} replicas; declared)`,
+      controlPlane === undefined
+        ? `  control   skipped: ${CONTROL_PLANE_ENTRY} does not exist yet`
+        : `  control   control plane pid ${controlPlane.pid}  (${CONTROL_PLANE_ENTRY}, logs prefixed [control-plane])`,
+      ...workers.map(
+        (worker, index) =>
+          `  worker ${index + 1}  worker ${index + 1} pid ${worker.pid}  on ${worker.node}  metrics http://127.0.0.1:${worker.metricsPort}/metrics`,
+      ),
+      `  producer  ${settings.rate} jobs/s of email.send, payment.charge, report.generate, flaky.task (user producer)`,
+      `  try       NATS_URL=${this.urls[0]} NATS_USER=admin NATS_PASSWORD=${USERS.admin.password} (any NATS tool)`,
+      settings.durationMs === undefined
+        ? "  stop      Ctrl-C (stops the producer, drains the workers, then the servers)"
+        : `  stop      by itself after ${settings.durationMs} ms, or Ctrl-C`,
+    ];
+    for (const line of lines) say(line);
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#producer !== undefined) {
+      await this.#producer.stop();
+      say("producer stopped");
+    }
+    // Workers and the control plane drain in parallel; the servers stay up until they are done.
+    await Promise.all(this.#children.map((child) => this.#stopChild(child)));
+    clearInterval(this.#summaryTimer);
+    for (const client of [this.#producerClient, this.#admin]) {
+      await client?.close().catch((error: unknown) => say(`closing a client: ${(error as Error).message}`));
+    }
+    if (this.#admin !== undefined) say(`final summary ${this.tally.line()}`);
+    await Promise.all(
+      this.#servers.map(async (server, index) => {
+        await server.stop();
+        // The generated config lives in a temporary folder; stop() keeps it when the storage is ours.
+        await rm(server.workDir, { recursive: true, force: true });
+        say(`nats-${index + 1} stopped`);
+      }),
+    );
+    if (this.#servers.length > 0) say(`servers stopped (data kept in ${shown(this.settings.dataDir)})`);
+  }
+
+  async #stopChild({ label, process: child, closed }: Child): Promise<void> {
+    if (child.pid === undefined) return;
+    if (running(child)) {
+      say(`draining ${label} (SIGTERM to pid ${child.pid})`);
+      child.kill("SIGTERM");
+      const limitMs = this.settings.graceMs + EXIT_MARGIN_MS;
+      const timer = setTimeout(() => {
+        say(`${label} did not exit within ${limitMs} ms: killing it`);
+        child.kill("SIGKILL");
+      }, limitMs);
+      await closed;
+      clearTimeout(timer);
+    } else {
+      await closed;
+    }
+    say(`${label} stopped (${describeExit(child)})`);
+  }
+
+  /** Last resort when this process exits without a shutdown: leave nothing it started behind. */
+  killChildren(): void {
+    for (const { process: child } of this.#children) if (running(child)) child.kill("SIGKILL");
+    for (const server of this.#servers) {
+      // kill() sends the signal before its first await; nothing waits for the exit here.
+      void server.kill("SIGTERM");
+      rmSync(server.workDir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function runCluster(): Promise<number> {
+  let settings: DevSettings;
+  try {
+    settings = readSettings(process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  const cluster = new Cluster(settings);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      cluster.stop(signal);
+      return;
+    }
+    say(`${signal} again: stopping now without draining`);
+    cluster.killChildren();
+    process.exit(1);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("exit", () => cluster.killChildren());
+  return cluster.run();
+}
+
+const OWN_GROUP_ENV = "JETMESH_DEV_OWN_GROUP";
+const REPEAT_SIGNAL_WINDOW_MS = 1000;
+
+/**
+ * Ctrl-C signals the whole foreground process group: the servers would stop at once, before the
+ * workers drain. So the cluster runs in a process group of its own (with everything it starts),
+ * and this first process only relays signals to it.
+ */
+function runInOwnProcessGroup(): Promise<number> {
+  const inner = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
+    cwd: ROOT,
+    env: { ...process.env, [OWN_GROUP_ENV]: "1" },
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
+  let lastRelayedAt = Number.NEGATIVE_INFINITY;
+  const relaySignal = (signal: NodeJS.Signals) => {
+    // One Ctrl-C can arrive twice (from the terminal, then relayed by npm or tsx): a second
+    // signal would stop without draining, so repeats within a second count as one.
+    if (Date.now() - lastRelayedAt < REPEAT_SIGNAL_WINDOW_MS) return;
+    lastRelayedAt = Date.now();
+    inner.kill(signal === "SIGHUP" ? "SIGTERM" : signal);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, relaySignal);
+  return new Promise((resolve) => {
+    inner.once("error", (error) => {
+      process.stderr.write(`cannot start the cluster: ${error.message}\n`);
+      resolve(1);
+    });
+    inner.once("exit", (code, signal) =>
+      resolve(code ?? (signal === null ? 1 : 128 + (constants.signals[signal] ?? 0))),
+    );
+  });
+}
+
+(process.env[OWN_GROUP_ENV] === "1" ? runCluster() : runInOwnProcessGroup()).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
