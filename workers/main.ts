@@ -6,12 +6,37 @@ import { startTelemetry } from "./telemetry.ts";
 
 const logger = createLogger({ service: "jetmesh-worker" });
 
+let worker: Worker | undefined;
+let stopRequested = false;
+
+function close(running: Worker): void {
+  running.close().catch((error: unknown) => {
+    logger.error({ err: error }, "shutdown failed");
+    process.exit(1);
+  });
+}
+
+// Installed before start-up: a signal while the worker connects must still end in a clean exit.
+let signals = 0;
+const shutdown = (signal: NodeJS.Signals) => {
+  signals++;
+  if (signals > 1) {
+    logger.warn({ signal }, "second signal: exiting now; running jobs will be redelivered");
+    process.exit(1);
+  }
+  logger.info({ signal }, "draining");
+  stopRequested = true;
+  if (worker !== undefined) close(worker);
+};
+process.on("SIGTERM", shutdown);
+process.on("SIGINT", shutdown);
+
 async function main(): Promise<void> {
   const config = readWorkerConfig();
   const stopTelemetry = await startTelemetry(logger, "jetmesh-worker");
   const jobs = await loadJobs(config.handlerModules);
   const metrics = config.metricsPort === 0 ? undefined : new WorkerMetrics();
-  const worker = await Worker.start({
+  worker = await Worker.start({
     connection: config.connection,
     prefix: config.prefix,
     queues: config.queues,
@@ -35,21 +60,7 @@ async function main(): Promise<void> {
     await stopTelemetry().catch(() => {});
     process.exit(0);
   });
-  let signals = 0;
-  const shutdown = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      logger.warn({ signal }, "second signal: exiting now; running jobs will be redelivered");
-      process.exit(1);
-    }
-    logger.info({ signal }, "draining");
-    worker.close().catch((error: unknown) => {
-      logger.error({ err: error }, "shutdown failed");
-      process.exit(1);
-    });
-  };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  if (stopRequested) close(worker);
 }
 
 main().catch((error: unknown) => {
