@@ -1,6 +1,7 @@
 // Runs every scenario on every system, repeat after repeat, each run bounded in time, and
 // collects the samples. A failed run is recorded and the benchmark goes on.
 import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { formatSample, type ScenarioOutcome, type SystemOutcome } from "./report.ts";
 import type { RunContext, Runner, Sample, Scenario, ServiceName, Services, System } from "./scenario.ts";
@@ -112,7 +113,8 @@ async function runOnce(
   const where = `  ${result.system.padEnd(14)} run ${repeat + 1}/${options.repeats}`;
   try {
     const sample = await bounded(runner, ctx);
-    result.samples.push(sample);
+    // The machine's 1-minute load as the run ended (JSON only): other work skews single runs.
+    result.samples.push({ ...sample, load1: loadavg()[0] ?? Number.NaN });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     options.log(`${where}  ${formatSample(scenario.metrics, sample)}  (${seconds} s)`);
   } catch (error) {

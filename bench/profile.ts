@@ -1,5 +1,14 @@
-// How big and how often: the quick profile is a smoke run (< 1 min), the full one gives the figures.
-import type { DrainParams, EnqueueParams, LatencyParams } from "./scenario.ts";
+// How big and how often: the quick profile is a smoke run (CI, about a minute), the full one gives
+// the figures.
+import type { DrainParams, EnqueueParams, LatencyParams, MemoryParams, PayloadSpec } from "./scenario.ts";
+
+/** One payload size of the payload scenarios, with the counts that suit it. */
+export interface PayloadSize {
+  bytes: number;
+  /** Big payloads need a smaller window to keep the bytes in flight bounded. */
+  enqueue: EnqueueParams;
+  drainMessages: number;
+}
 
 export interface Profile {
   name: "quick" | "full";
@@ -10,11 +19,19 @@ export interface Profile {
   enqueue: EnqueueParams;
   drain: { messages: number; concurrencies: DrainParams["concurrency"][] };
   latency: LatencyParams;
+  /** Every size × encoding is an enqueue scenario and a drain scenario. */
+  payloads: { sizes: PayloadSize[]; encodings: PayloadSpec["encoding"][]; concurrency: number };
+  processes: { messages: number; counts: number[]; concurrency: number };
+  memory: MemoryParams;
 }
 
 // Concurrencies span the design's comparison points: a single handler, typical worker sizes, and
 // the range where BullMQ peaks (50-200).
 const CONCURRENCIES = [1, 16, 64, 256];
+const ENCODINGS: PayloadSpec["encoding"][] = ["msgpack", "json"];
+const KB = 1024;
+/** A typical worker size: the payload, process and memory scenarios run their workers at it. */
+const WORKER_CONCURRENCY = 64;
 
 export const PROFILES: Record<Profile["name"], Profile> = {
   quick: {
@@ -24,6 +41,18 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     enqueue: { messages: 20_000, window: 1_000 },
     drain: { messages: 5_000, concurrencies: CONCURRENCIES },
     latency: { rate: 2_000, warmupMs: 500, durationMs: 2_000, concurrency: 64 },
+    payloads: {
+      sizes: [
+        { bytes: 100, enqueue: { messages: 2_000, window: 1_000 }, drainMessages: 2_000 },
+        { bytes: 10 * KB, enqueue: { messages: 500, window: 500 }, drainMessages: 500 },
+        { bytes: 256 * KB, enqueue: { messages: 50, window: 32 }, drainMessages: 50 },
+      ],
+      encodings: ENCODINGS,
+      concurrency: WORKER_CONCURRENCY,
+    },
+    // Starting worker processes takes a second or two each: one count is enough for a smoke run.
+    processes: { messages: 3_000, counts: [2], concurrency: WORKER_CONCURRENCY },
+    memory: { messages: 3_000, concurrency: WORKER_CONCURRENCY, idleMs: 300, checkpoints: [0.25, 0.9] },
   },
   full: {
     name: "full",
@@ -32,5 +61,16 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     enqueue: { messages: 100_000, window: 1_000 },
     drain: { messages: 50_000, concurrencies: CONCURRENCIES },
     latency: { rate: 2_000, warmupMs: 1_000, durationMs: 10_000, concurrency: 64 },
+    payloads: {
+      sizes: [
+        { bytes: 100, enqueue: { messages: 50_000, window: 1_000 }, drainMessages: 50_000 },
+        { bytes: 10 * KB, enqueue: { messages: 20_000, window: 500 }, drainMessages: 20_000 },
+        { bytes: 256 * KB, enqueue: { messages: 1_000, window: 32 }, drainMessages: 1_000 },
+      ],
+      encodings: ENCODINGS,
+      concurrency: WORKER_CONCURRENCY,
+    },
+    processes: { messages: 50_000, counts: [1, 2, 4], concurrency: WORKER_CONCURRENCY },
+    memory: { messages: 100_000, concurrency: WORKER_CONCURRENCY, idleMs: 2_000, checkpoints: [0.25, 0.9] },
   },
 };

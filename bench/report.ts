@@ -44,7 +44,8 @@ function summarizeMetric(
       : summarize(values(reference)).median;
   return {
     ...summary,
-    ratioToBaseline: referenceMedian === undefined ? undefined : summary.median / referenceMedian,
+    ratioToBaseline:
+      referenceMedian === undefined || metric.noRatio ? undefined : summary.median / referenceMedian,
   };
 }
 

@@ -9,6 +9,7 @@ import { formatTable, type ScenarioOutcome, writeJson } from "./report.ts";
 import { BASELINE, buildScenarios } from "./scenarios.ts";
 import { startServices } from "./services/start.ts";
 import { SYSTEMS } from "./systems/index.ts";
+import { formatTargets } from "./targets.ts";
 
 const RESULTS_PATH = fileURLToPath(new URL("./results/latest.json", import.meta.url));
 const DUPLICATE_SIGNAL_MS = 1_000;
@@ -88,6 +89,11 @@ async function main(): Promise<number> {
   }
   environment.loadAverage.atEnd = currentLoad();
   console.log(`\n${formatTable(outcomes, BASELINE)}\n`);
+  const targets = formatTargets(outcomes, BASELINE);
+  if (targets !== "")
+    console.log(
+      `Design targets (the design brief's "Performance and scale targets"), medians of this run:\n\n${targets}\n`,
+    );
   await writeJson(RESULTS_PATH, environment, profile, outcomes, BASELINE);
   console.log(`results written to ${RESULTS_PATH}`);
   if (interrupt.signal.aborted) return 130;

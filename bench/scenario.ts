@@ -8,6 +8,8 @@ export interface MetricSpec {
   /** Shown in the table, with its unit. */
   label: string;
   better: "higher" | "lower";
+  /** No ratio to the baseline in the table (e.g. a growth that may be zero or negative). */
+  noRatio?: boolean;
 }
 
 export type ServiceName = "nats" | "redis";
@@ -57,6 +59,41 @@ export interface LatencyParams {
   concurrency: number;
 }
 
+/** A job payload of about `bytes` bytes once encoded with `encoding` (see support/payload.ts). */
+export interface PayloadSpec {
+  bytes: number;
+  encoding: "json" | "msgpack";
+}
+
+/** `enqueue` with a payload of a given size and encoding instead of the 14-byte no-op job. */
+export interface PayloadEnqueueParams extends EnqueueParams {
+  payload: PayloadSpec;
+}
+
+/** `drain` of pre-filled jobs carrying a payload of a given size and encoding. */
+export interface PayloadDrainParams extends DrainParams {
+  payload: PayloadSpec;
+}
+
+/** Complete `messages` pre-filled no-op jobs with `processes` worker processes of `concurrency` each. */
+export interface ProcessesParams {
+  messages: number;
+  processes: number;
+  concurrency: number;
+}
+
+/**
+ * Memory of one worker process (concurrency `concurrency`): idle for `idleMs`, then through a drain
+ * of `messages` jobs enqueued while it runs, sampled after a GC at `checkpoints` (fractions of the
+ * jobs handled) and once more when it is idle again.
+ */
+export interface MemoryParams {
+  messages: number;
+  concurrency: number;
+  idleMs: number;
+  checkpoints: [number, number];
+}
+
 /**
  * A queueing system under test. A system implements the scenario kinds it supports; the
  * registry in scenarios.ts pairs them with the profile's parameters.
@@ -68,4 +105,12 @@ export interface System {
   enqueue?(ctx: RunContext, params: EnqueueParams): Promise<Sample>;
   drain?(ctx: RunContext, params: DrainParams): Promise<Sample>;
   latency?(ctx: RunContext, params: LatencyParams): Promise<Sample>;
+  /** → `{ rate }` */
+  enqueuePayload?(ctx: RunContext, params: PayloadEnqueueParams): Promise<Sample>;
+  /** → `{ rate }` */
+  drainPayload?(ctx: RunContext, params: PayloadDrainParams): Promise<Sample>;
+  /** → `{ rate }`, the aggregate of all processes */
+  drainProcesses?(ctx: RunContext, params: ProcessesParams): Promise<Sample>;
+  /** → `MemorySample` keys, in MB */
+  memory?(ctx: RunContext, params: MemoryParams): Promise<Sample>;
 }

@@ -1,6 +1,7 @@
 // The scenario registry: each scenario with its profile's parameters and every system that runs it.
 import type { Profile } from "./profile.ts";
-import type { MetricSpec, RunContext, Runner, Sample, Scenario, System } from "./scenario.ts";
+import type { MetricSpec, PayloadSpec, RunContext, Runner, Sample, Scenario, System } from "./scenario.ts";
+import { formatBytes, payloadFor } from "./support/payload.ts";
 
 /** The system every ratio is taken against: what JetStream gives without a job layer. */
 export const BASELINE = "raw-jetstream";
@@ -10,6 +11,21 @@ const LATENCY: MetricSpec[] = [
   { key: "p50", label: "p50 ms", better: "lower" },
   { key: "p99", label: "p99 ms", better: "lower" },
   { key: "p999", label: "p99.9 ms", better: "lower" },
+];
+
+const PAYLOAD_RATE: MetricSpec[] = [RATE, { key: "mbps", label: "MB/s", better: "higher" }];
+const PROCESSES: MetricSpec[] = [
+  RATE,
+  // The busiest process's share of the jobs over a fair share: 1.00 is an even spread.
+  { key: "imbalance", label: "busiest/fair", better: "lower", noRatio: true },
+];
+const MEMORY: MetricSpec[] = [
+  { key: "idleRss", label: "idle RSS MB", better: "lower" },
+  { key: "idleHeap", label: "idle heap MB", better: "lower" },
+  { key: "peakRss", label: "load RSS MB", better: "lower" },
+  { key: "peakHeap", label: "load heap MB", better: "lower" },
+  { key: "heapGrowth", label: "heap growth MB", better: "lower", noRatio: true },
+  { key: "retainedHeap", label: "retained heap MB", better: "lower", noRatio: true },
 ];
 
 type Method<P> = (ctx: RunContext, params: P) => Promise<Sample>;
@@ -28,8 +44,59 @@ function runners<P>(
   return Object.fromEntries(entries);
 }
 
+/** Adds the payload bytes per second (MB = 2^20 bytes) to each sample's job rate. */
+function withThroughput(
+  runnersBySystem: Record<string, Runner>,
+  payload: PayloadSpec,
+): Record<string, Runner> {
+  const bytes = payloadFor(payload).data.length;
+  return Object.fromEntries(
+    Object.entries(runnersBySystem).map(([name, runner]): [string, Runner] => [
+      name,
+      async (ctx) => {
+        const sample = await runner(ctx);
+        return { ...sample, mbps: ((sample.rate ?? Number.NaN) * bytes) / (1024 * 1024) };
+      },
+    ]),
+  );
+}
+
+function payloadScenarios(profile: Profile, systems: System[]): Scenario[] {
+  const { sizes, encodings, concurrency } = profile.payloads;
+  const specs = sizes.flatMap((size) => encodings.map((encoding) => ({ size, encoding })));
+  const enqueues = specs.map(({ size, encoding }): Scenario => {
+    const payload = { bytes: size.bytes, encoding };
+    return {
+      name: `enqueue ${formatBytes(size.bytes)} ${encoding}`,
+      description: `publish ${size.enqueue.messages} jobs of ${payloadFor(payload).data.length} bytes (${encoding}), ≤ ${size.enqueue.window} unconfirmed`,
+      metrics: PAYLOAD_RATE,
+      systems: withThroughput(
+        runners(systems, (system) => system.enqueuePayload, { ...size.enqueue, payload }),
+        payload,
+      ),
+    };
+  });
+  const drains = specs.map(({ size, encoding }): Scenario => {
+    const payload = { bytes: size.bytes, encoding };
+    return {
+      name: `drain ${formatBytes(size.bytes)} ${encoding} c=${concurrency}`,
+      description: `complete ${size.drainMessages} pre-filled jobs of ${payloadFor(payload).data.length} bytes (${encoding}), ${concurrency} at a time`,
+      metrics: PAYLOAD_RATE,
+      systems: withThroughput(
+        runners(systems, (system) => system.drainPayload, {
+          messages: size.drainMessages,
+          concurrency,
+          payload,
+        }),
+        payload,
+      ),
+    };
+  });
+  return [...enqueues, ...drains];
+}
+
 export function buildScenarios(profile: Profile, systems: System[]): Scenario[] {
-  const { enqueue, drain, latency } = profile;
+  const { enqueue, drain, latency, processes, memory } = profile;
   return [
     {
       name: "enqueue",
@@ -50,6 +117,25 @@ export function buildScenarios(profile: Profile, systems: System[]): Scenario[] 
       description: `enqueue→start at ${latency.rate} jobs/s for ${latency.durationMs / 1000} s, concurrency ${latency.concurrency}`,
       metrics: LATENCY,
       systems: runners(systems, (system) => system.latency, latency),
+    },
+    ...payloadScenarios(profile, systems),
+    ...processes.counts.map(
+      (count): Scenario => ({
+        name: `processes p=${count} c=${processes.concurrency}`,
+        description: `${count} worker process(es) of concurrency ${processes.concurrency} complete ${processes.messages} pre-filled no-op jobs`,
+        metrics: PROCESSES,
+        systems: runners(systems, (system) => system.drainProcesses, {
+          messages: processes.messages,
+          processes: count,
+          concurrency: processes.concurrency,
+        }),
+      }),
+    ),
+    {
+      name: "memory",
+      description: `one worker process (c=${memory.concurrency}): idle, then draining ${memory.messages} jobs enqueued meanwhile; growth from ${memory.checkpoints[0] * 100}% to ${memory.checkpoints[1] * 100}% of the drain`,
+      metrics: MEMORY,
+      systems: runners(systems, (system) => system.memory, memory),
     },
   ];
 }

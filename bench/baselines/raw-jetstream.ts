@@ -3,31 +3,45 @@
 // file storage, one durable pull consumer with explicit acks), so the gap is jetmesh's own cost.
 import {
   AckPolicy,
-  type Consumer,
   DiscardPolicy,
   type JetStreamClient,
-  type JsMsg,
+  type JetStreamManager,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { DrainParams, EnqueueParams, LatencyParams, RunContext, Sample, System } from "../scenario.ts";
+import type {
+  DrainParams,
+  EnqueueParams,
+  LatencyParams,
+  MemoryParams,
+  PayloadDrainParams,
+  PayloadEnqueueParams,
+  ProcessesParams,
+  RunContext,
+  Sample,
+  System,
+} from "../scenario.ts";
 import { abortable } from "../support/abort.ts";
 import { Countdown } from "../support/countdown.ts";
+import { drainWithProcesses, measureWorkerMemory } from "../support/fleet.ts";
 import { LatencyRecorder } from "../support/latency.ts";
 import { pace } from "../support/pace.ts";
-import { Slots } from "../support/slots.ts";
+import { payloadFor } from "../support/payload.ts";
+import { consumeConcurrently } from "../support/raw-consume.ts";
 import { readStamp, stampNow } from "../support/stamp.ts";
 
 const NOOP_PAYLOAD = new TextEncoder().encode('{"job":"noop"}');
 const DURABLE = "bench";
 /** Pre-filling is not measured; it only needs to be quick. */
 const PREFILL_WINDOW = 1_000;
+const PREFILL_BYTES = 16 * 1024 * 1024;
 
 interface BenchQueue {
   nc: NatsConnection;
   js: JetStreamClient;
+  jsm: JetStreamManager;
   stream: string;
   subject: string;
 }
@@ -46,7 +60,7 @@ async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promis
     });
     try {
       await jsm.consumers.add(stream, { durable_name: DURABLE, ack_policy: AckPolicy.Explicit });
-      return await body({ nc, js: jetstream(nc), stream, subject: `bench.${ctx.runId}.noop` });
+      return await body({ nc, js: jetstream(nc), jsm, stream, subject: `bench.${ctx.runId}.noop` });
     } finally {
       await jsm.streams.delete(stream);
     }
@@ -56,8 +70,8 @@ async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promis
 }
 
 /**
- * Publishes `count` messages in batches of `window`, each batch's PubAcks awaited before the next,
- * so at most `window` are unconfirmed. Sliding windows (publish one more as each PubAck arrives,
+ * Publishes `count` messages (`data`, the no-op job by default) in batches of `window`, each
+ * batch's PubAcks awaited before the next, so at most `window` are unconfirmed. Sliding windows (publish one more as each PubAck arrives,
  * or after a `Promise.race` over the pending set) measured slower with this client, so the
  * baseline uses the fastest bounded scheme.
  */
@@ -67,73 +81,37 @@ async function publishInBatches(
   count: number,
   window: number,
   signal: AbortSignal,
+  data: Uint8Array = NOOP_PAYLOAD,
 ): Promise<void> {
   for (let sent = 0; sent < count; sent += window) {
     signal.throwIfAborted();
     const batch = Math.min(window, count - sent);
-    await Promise.all(Array.from({ length: batch }, () => js.publish(subject, NOOP_PAYLOAD)));
+    await Promise.all(Array.from({ length: batch }, () => js.publish(subject, data)));
   }
 }
 
-interface Consuming {
-  /** Rejects if the message iterator ends or fails before the run stops it. */
-  ended: Promise<never>;
-  stop(): Promise<void>;
-}
-
-/**
- * One consume() loop feeding up to `concurrency` handlers at once. A handler is a no-op that
- * yields once, like an async job that does nothing, then acks; `onStart` sees each job first.
- */
-async function consumeConcurrently(
-  consumer: Consumer,
-  concurrency: number,
-  onStart: (msg: JsMsg) => void,
-  onAcked: () => void,
-): Promise<Consuming> {
-  const messages = await consumer.consume({ max_messages: concurrency });
-  const slots = new Slots(concurrency);
-  const handle = async (msg: JsMsg) => {
-    onStart(msg);
-    await Promise.resolve();
-    msg.ack();
-    slots.release();
-    onAcked();
-  };
-  let stopping = false;
-  const loop = (async () => {
-    for await (const msg of messages) {
-      await slots.acquire();
-      void handle(msg);
-    }
-  })();
-  const ended = loop.then(() => {
-    if (!stopping) throw new Error("the consumer's message iterator ended early");
-    return new Promise<never>(noop);
-  });
-  return {
-    ended,
-    async stop() {
-      stopping = true;
-      messages.stop();
-      await loop;
-    },
-  };
-}
-
-async function enqueue(ctx: RunContext, params: EnqueueParams): Promise<Sample> {
+async function enqueue(
+  ctx: RunContext,
+  params: EnqueueParams,
+  data: Uint8Array = NOOP_PAYLOAD,
+): Promise<Sample> {
   return withQueue(ctx, async ({ js, subject }) => {
     // One untimed batch first, so connection set-up and JIT warm-up are not measured.
-    await publishInBatches(js, subject, params.window, params.window, ctx.signal);
+    await publishInBatches(js, subject, params.window, params.window, ctx.signal, data);
     const start = performance.now();
-    await publishInBatches(js, subject, params.messages, params.window, ctx.signal);
+    await publishInBatches(js, subject, params.messages, params.window, ctx.signal, data);
     return { rate: params.messages / ((performance.now() - start) / 1000) };
   });
 }
 
-async function drain(ctx: RunContext, params: DrainParams): Promise<Sample> {
+/** Pre-filling is not timed; big payloads go in smaller batches to bound what is in flight. */
+function prefillWindow(data: Uint8Array): number {
+  return Math.max(16, Math.min(PREFILL_WINDOW, Math.floor(PREFILL_BYTES / data.length)));
+}
+
+async function drain(ctx: RunContext, params: DrainParams, data: Uint8Array = NOOP_PAYLOAD): Promise<Sample> {
   return withQueue(ctx, async ({ nc, js, stream, subject }) => {
-    await publishInBatches(js, subject, params.messages, PREFILL_WINDOW, ctx.signal);
+    await publishInBatches(js, subject, params.messages, prefillWindow(data), ctx.signal, data);
     const consumer = await js.consumers.get(stream, DURABLE);
     const acked = new Countdown(params.messages);
     const start = performance.now();
@@ -183,6 +161,55 @@ async function latency(ctx: RunContext, params: LatencyParams): Promise<Sample> 
   });
 }
 
+/** The same bytes a jetmesh producer sends for this payload, published as they are. */
+function enqueuePayload(ctx: RunContext, params: PayloadEnqueueParams): Promise<Sample> {
+  return enqueue(ctx, params, payloadFor(params.payload).data);
+}
+
+/** No decoding: the handler never looks at the bytes, as a raw consumer need not. */
+function drainPayload(ctx: RunContext, params: PayloadDrainParams): Promise<Sample> {
+  return drain(ctx, params, payloadFor(params.payload).data);
+}
+
+async function drainProcesses(ctx: RunContext, params: ProcessesParams): Promise<Sample> {
+  return withQueue(ctx, async ({ js, jsm, stream, subject }) => {
+    await publishInBatches(js, subject, params.messages, PREFILL_WINDOW, ctx.signal);
+    const spec = {
+      system: "raw" as const,
+      natsUrl: ctx.services.natsUrl,
+      stream,
+      consumer: DURABLE,
+      concurrency: params.concurrency,
+    };
+    return drainWithProcesses(ctx, { jsm, stream, spec }, params);
+  });
+}
+
+async function memory(ctx: RunContext, params: MemoryParams): Promise<Sample> {
+  return withQueue(ctx, async ({ js, jsm, stream, subject }) => {
+    const spec = {
+      system: "raw" as const,
+      natsUrl: ctx.services.natsUrl,
+      stream,
+      consumer: DURABLE,
+      concurrency: params.concurrency,
+    };
+    return measureWorkerMemory(ctx, { jsm, stream, spec }, params, (count, signal) =>
+      publishInBatches(js, subject, count, PREFILL_WINDOW, signal),
+    );
+  });
+}
+
 function noop(): void {}
 
-export const rawJetStream: System = { name: "raw-jetstream", needs: ["nats"], enqueue, drain, latency };
+export const rawJetStream: System = {
+  name: "raw-jetstream",
+  needs: ["nats"],
+  enqueue: (ctx, params) => enqueue(ctx, params),
+  drain: (ctx, params) => drain(ctx, params),
+  latency,
+  enqueuePayload,
+  drainPayload,
+  drainProcesses,
+  memory,
+};

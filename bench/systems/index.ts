@@ -1,11 +1,10 @@
-// The systems every scenario is run against, in table order. The baselines live in ../baselines.
-//
-// To add jetmesh: create systems/jetmesh.ts exporting a `System` (see ../scenario.ts) built on
-// the library's public face (`../../runtime/index.ts`), implement enqueue, drain and latency with
-// the same parameters and completion rules as ../baselines/raw-jetstream.ts, and list it here.
-// scenarios.ts then runs it in every scenario it implements and reports its ratio to the baseline.
+// The systems every scenario is run against, in table order. The baselines live in ../baselines;
+// jetmesh is in ./jetmesh.ts, once as it ships (lifecycle events on) and once with events off.
+// A system takes part in the scenarios whose methods it implements (see ../scenario.ts);
+// scenarios.ts reports each one's ratio to the raw-jetstream baseline.
 import { bullmq } from "../baselines/bullmq.ts";
 import { rawJetStream } from "../baselines/raw-jetstream.ts";
 import type { System } from "../scenario.ts";
+import { jetmesh, jetmeshNoEvents } from "./jetmesh.ts";
 
-export const SYSTEMS: System[] = [rawJetStream, bullmq];
+export const SYSTEMS: System[] = [rawJetStream, bullmq, jetmesh, jetmeshNoEvents];
