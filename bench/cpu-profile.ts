@@ -231,10 +231,11 @@ function summarize(profile: CpuProfile, top: number): string {
     [...entries]
       .sort((a, b) => b[1] - a[1])
       .slice(0, count)
-      .map(
-        ([name, ms]) =>
-          `  ${((ms / total) * 100).toFixed(1).padStart(5)}%  ${((ms / busy) * 100).toFixed(1).padStart(5)}%  ${name}`,
-      )
+      .map(([name, ms]) => {
+        // Idle time is not part of the busy time: no share of it.
+        const ofBusy = name.includes("(idle)") ? "    -" : `${((ms / busy) * 100).toFixed(1).padStart(5)}%`;
+        return `  ${((ms / total) * 100).toFixed(1).padStart(5)}%  ${ofBusy}  ${name}`;
+      })
       .join("\n");
   return [
     `sampled ${total.toFixed(0)} ms, ${busy.toFixed(0)} ms of it not idle`,
