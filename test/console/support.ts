@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { type Browser, chromium } from "playwright-core";
 import { buildConsole, type WebConsole } from "../../control-plane/console/console.ts";
 import type { ConsoleOptions } from "../../control-plane/console/options.ts";
@@ -43,15 +44,22 @@ export interface ConsoleBundle {
   close(): Promise<void>;
 }
 
-export async function startConsole(
-  options: ConsoleOptions = {},
-  controlPlane: ControlPlaneOptions = {},
-): Promise<ConsoleBundle> {
-  const mesh = await setupMesh();
-  const cp = await startControlPlane(mesh.server.url, controlPlane);
+export interface ServedConsole {
+  web: WebConsole;
+  /** The console's base URL, ending in /console/. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A console for a running control plane, behind a plain HTTP server on a free loopback port. */
+export async function serveConsole(
+  cp: ControlPlane,
+  nc: NatsConnection,
+  options: ConsoleOptions,
+): Promise<ServedConsole> {
   const web = await buildConsole({
     call: (endpoint, body) => cp.call(endpoint, body),
-    nc: mesh.nc,
+    nc,
     prefix: "jetmesh",
     logger: quietLogger,
     options,
@@ -65,14 +73,30 @@ export async function startConsole(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    mesh,
-    cp,
     web,
     url: `http://127.0.0.1:${port}/console/`,
     async close() {
       web.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export async function startConsole(
+  options: ConsoleOptions = {},
+  controlPlane: ControlPlaneOptions = {},
+): Promise<ConsoleBundle> {
+  const mesh = await setupMesh();
+  const cp = await startControlPlane(mesh.server.url, controlPlane);
+  const served = await serveConsole(cp, mesh.nc, options);
+  return {
+    mesh,
+    cp,
+    web: served.web,
+    url: served.url,
+    async close() {
+      await served.close();
       await cp.stop();
       await mesh.close();
     },
