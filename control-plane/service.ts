@@ -97,7 +97,8 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
       api.start();
-      if (options.httpPort !== undefined) await startHttp(options.httpPort);
+      if (options.httpPort !== undefined)
+        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }));
       const tick = () => {
         ticking = ticking
           .then(() => maintain(ctx, stats))
@@ -119,8 +120,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     }
   }
 
-  async function startHttp(port: number): Promise<void> {
-    const metrics = new ControlPlaneMetrics();
+  async function startHttp(port: number, metrics: ControlPlaneMetrics): Promise<void> {
     http = await startMetricsServer(metrics.registry, {
       port,
       host: options.httpHost,
