@@ -2,7 +2,12 @@
 // reads them from the environment (docs/control-plane.md, "Configuration").
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { type ConnectionSettings, connectionSettingsFromEnv, DEFAULT_PREFIX } from "../runtime/index.ts";
+import {
+  type ConnectionSettings,
+  connectionSettingsFromEnv,
+  DEFAULT_PREFIX,
+  type HttpRoute,
+} from "../runtime/index.ts";
 
 export interface ControlPlaneOptions {
   /** An open connection to use (the service will not close it), or settings to open one. */
@@ -29,8 +34,20 @@ export interface ControlPlaneOptions {
   outcomesMaxBytes?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
   replicas?: number;
+  /**
+   * Port of the HTTP server (`/metrics`, `/healthz`, and `httpRoutes`); `0` picks a free port,
+   * read back from `controlPlane.httpPort`. Unset: no HTTP server (the process default is 9465).
+   */
+  httpPort?: number;
+  /** Address the HTTP server listens on. @default "0.0.0.0" */
+  httpHost?: string;
+  /** Further handlers on the HTTP server, tried in order before `/metrics` and `/healthz`. */
+  httpRoutes?: readonly HttpRoute[];
   logger?: Logger;
 }
+
+/** Port of the control plane process's `/metrics` and `/healthz` unless `JETMESH_CP_HTTP_PORT` says otherwise. */
+export const DEFAULT_CONTROL_PLANE_HTTP_PORT = 9465;
 
 export const CONTROL_PLANE_DEFAULTS = {
   sampleIntervalMs: 5000,
@@ -58,6 +75,15 @@ function positive(env: NodeJS.ProcessEnv, key: string): number | undefined {
   return value;
 }
 
+function port(env: NodeJS.ProcessEnv, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0 || value > 65_535)
+    throw new ControlPlaneConfigError(`${key} must be a port number from 0 (off) to 65535, got "${raw}"`);
+  return value;
+}
+
 /** The service's options from the environment; connection settings use the worker's NATS_* names. */
 export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ControlPlaneOptions {
   const options: ControlPlaneOptions = {
@@ -79,6 +105,9 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     const value = positive(env, key);
     if (value !== undefined) options[field] = value;
   }
+  const httpPort = port(env, "JETMESH_CP_HTTP_PORT") ?? DEFAULT_CONTROL_PLANE_HTTP_PORT;
+  if (httpPort !== 0) options.httpPort = httpPort;
+  if (env.JETMESH_CP_HTTP_HOST) options.httpHost = env.JETMESH_CP_HTTP_HOST;
   const outcomes = env.JETMESH_CP_RECORD_OUTCOMES;
   if (outcomes !== undefined && outcomes !== "")
     options.recordOutcomes = !["0", "false", "off", "no"].includes(outcomes.toLowerCase());

@@ -9,6 +9,8 @@ import {
   connectNats,
   createLogger,
   JetmeshClient,
+  type MetricsServer,
+  startMetricsServer,
   VERSION,
 } from "../runtime/index.ts";
 import { buildHandlers } from "./api/handlers.ts";
@@ -17,6 +19,7 @@ import { ApiServer } from "./api/server.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
+import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
 import { readControlRecords } from "./status/control-records.ts";
 import { FleetStatusView } from "./status/fleet-status.ts";
@@ -25,6 +28,8 @@ import { QueueStats } from "./status/queue-stats.ts";
 
 export interface ControlPlane {
   readonly replicaId: string;
+  /** Port the HTTP server (`/metrics`, `/healthz`) listens on; undefined when it has none. */
+  readonly httpPort: number | undefined;
   /** Connects (unless given a connection), loads the fleet's state and starts answering. */
   start(): Promise<void>;
   /** Stops answering, finishes requests in flight, closes the connection it opened. */
@@ -43,6 +48,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
   let client: JetmeshClient | undefined;
+  let http: MetricsServer | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -91,6 +97,8 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
       api.start();
+      if (options.httpPort !== undefined)
+        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }));
       const tick = () => {
         ticking = ticking
           .then(() => maintain(ctx, stats))
@@ -103,9 +111,23 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       timer.unref();
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
+      await api?.stop();
+      outcomes?.stop();
+      heartbeats?.stop();
+      await client?.close();
       if (ownsConnection) await nc.close().catch(() => {});
       throw error;
     }
+  }
+
+  async function startHttp(port: number, metrics: ControlPlaneMetrics): Promise<void> {
+    http = await startMetricsServer(metrics.registry, {
+      port,
+      host: options.httpHost,
+      healthy: () => nc !== undefined && !nc.isClosed(),
+      routes: options.httpRoutes,
+    });
+    logger.info({ port: http.port }, "serving /metrics and /healthz");
   }
 
   /** Samples queues for rates, and clears drain records of workers that are gone. */
@@ -131,6 +153,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   async function stop(): Promise<void> {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
+    await http?.close();
     await api?.stop();
     await ticking;
     outcomes?.stop();
@@ -145,7 +168,15 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     return api.call(endpoint, body);
   }
 
-  return { replicaId, start, stop, call };
+  return {
+    replicaId,
+    get httpPort() {
+      return http?.port;
+    },
+    start,
+    stop,
+    call,
+  };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

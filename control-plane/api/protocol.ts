@@ -70,6 +70,8 @@ export interface QueueRates {
   processedPerSec: number;
   /** Change of the backlog per second: positive grows, negative drains. */
   growthPerSec: number;
+  /** Change of the pending (not yet delivered) jobs per second: positive grows, negative drains. */
+  pendingGrowthPerSec: number;
   /** Time until the backlog is empty at the current drain rate; null unless draining. */
   timeToEmptyMs: number | null;
 }
