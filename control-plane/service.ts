@@ -8,6 +8,7 @@ import {
   connectionSettingsFromEnv,
   connectNats,
   createLogger,
+  type HttpRoute,
   JetmeshClient,
   type MetricsServer,
   startMetricsServer,
@@ -17,6 +18,7 @@ import { buildHandlers } from "./api/handlers.ts";
 import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
 import { ApiServer } from "./api/server.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { buildConsole, type WebConsole } from "./console/console.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
@@ -49,6 +51,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let outcomes: OutcomeRecorder | undefined;
   let client: JetmeshClient | undefined;
   let http: MetricsServer | undefined;
+  let webConsole: WebConsole | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -97,8 +100,21 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
       api.start();
-      if (options.httpPort !== undefined)
-        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }));
+      if (options.httpPort !== undefined) {
+        const routes = [...(options.httpRoutes ?? [])];
+        if (options.console?.enabled !== false) {
+          const served = api;
+          webConsole = await buildConsole({
+            call: (endpoint, body) => served.call(endpoint, body),
+            nc,
+            prefix: mesh.prefix,
+            logger,
+            options: options.console ?? {},
+          });
+          routes.unshift(webConsole.handler);
+        }
+        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
+      }
       const tick = () => {
         ticking = ticking
           .then(() => maintain(ctx, stats))
@@ -111,6 +127,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       timer.unref();
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
+      webConsole?.close();
       await api?.stop();
       outcomes?.stop();
       heartbeats?.stop();
@@ -120,14 +137,14 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     }
   }
 
-  async function startHttp(port: number, metrics: ControlPlaneMetrics): Promise<void> {
+  async function startHttp(port: number, metrics: ControlPlaneMetrics, routes: HttpRoute[]): Promise<void> {
     http = await startMetricsServer(metrics.registry, {
       port,
       host: options.httpHost,
       healthy: () => nc !== undefined && !nc.isClosed(),
-      routes: options.httpRoutes,
+      routes,
     });
-    logger.info({ port: http.port }, "serving /metrics and /healthz");
+    logger.info({ port: http.port, console: webConsole !== undefined }, "serving /metrics and /healthz");
   }
 
   /** Samples queues for rates, and clears drain records of workers that are gone. */
@@ -154,6 +171,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
     await http?.close();
+    webConsole?.close();
     await api?.stop();
     await ticking;
     outcomes?.stop();

@@ -1,6 +1,5 @@
 // Settings of the web console with their defaults in one place, and how the control plane
 // process reads them from the environment (docs/console.md, "Configuration").
-import { ControlPlaneConfigError } from "../options.ts";
 
 export interface ConsoleOptions {
   /** Serve the console on the control plane's HTTP port. @default true */
@@ -17,6 +16,11 @@ export interface ConsoleOptions {
   sessionTtlMs?: number;
   /** How often the page refreshes the view it shows. @default 1500 */
   refreshMs?: number;
+}
+
+/** A console setting that cannot work; the process refuses to start with it. */
+export class ConsoleConfigError extends Error {
+  override name = "ConsoleConfigError";
 }
 
 export const CONSOLE_DEFAULTS = {
@@ -53,14 +57,14 @@ export function consoleSettings(options: ConsoleOptions = {}): ConsoleSettings {
   };
   if (options.token !== undefined && options.token !== "") {
     if (options.token.length < MIN_TOKEN_LENGTH)
-      throw new ControlPlaneConfigError(
+      throw new ConsoleConfigError(
         `the console token must be at least ${MIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 24\`)`,
       );
     settings.token = options.token;
   }
   if (options.traceUrlTemplate !== undefined && options.traceUrlTemplate !== "") {
     if (!/^https?:\/\//.test(options.traceUrlTemplate) || !options.traceUrlTemplate.includes("{traceId}"))
-      throw new ControlPlaneConfigError(
+      throw new ConsoleConfigError(
         `the console trace URL template must be an http(s) URL containing {traceId}, got "${options.traceUrlTemplate}"`,
       );
     settings.traceUrlTemplate = options.traceUrlTemplate;
@@ -89,9 +93,7 @@ export function consoleOptionsFromEnv(env: NodeJS.ProcessEnv): ConsoleOptions {
   if (ttl !== undefined && ttl !== "") {
     const value = Number(ttl);
     if (!Number.isSafeInteger(value) || value < 1)
-      throw new ControlPlaneConfigError(
-        `JETMESH_CONSOLE_SESSION_TTL_MS must be a positive integer, got "${ttl}"`,
-      );
+      throw new ConsoleConfigError(`JETMESH_CONSOLE_SESSION_TTL_MS must be a positive integer, got "${ttl}"`);
     options.sessionTtlMs = value;
   }
   consoleSettings(options); // fail at start-up, not at the first request

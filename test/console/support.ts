@@ -1,14 +1,9 @@
-// Helpers for the console tests and the screenshot script: a mesh with a control plane and the
-// console behind an HTTP server on a free loopback port, and headless Chromium to drive it.
+// Helpers for the console tests and the screenshot script: a mesh with a control plane serving
+// the console on a free loopback port, and headless Chromium to drive it.
 import { existsSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { type Browser, chromium } from "playwright-core";
-import { buildConsole, type WebConsole } from "../../control-plane/console/console.ts";
-import type { ConsoleOptions } from "../../control-plane/console/options.ts";
-import type { ControlPlane, ControlPlaneOptions } from "../../control-plane/index.ts";
-import { quietLogger, startControlPlane } from "../control-plane/support.ts";
+import type { ConsoleOptions, ControlPlane } from "../../control-plane/index.ts";
+import { startControlPlane } from "../control-plane/support.ts";
 import { type MeshBundle, setupMesh } from "../support/harness.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -38,65 +33,29 @@ export async function launchBrowser(): Promise<Browser> {
 export interface ConsoleBundle {
   mesh: MeshBundle;
   cp: ControlPlane;
-  web: WebConsole;
   /** The console's base URL, ending in /console/. */
   url: string;
   close(): Promise<void>;
 }
 
-export interface ServedConsole {
-  web: WebConsole;
-  /** The console's base URL, ending in /console/. */
-  url: string;
-  close(): Promise<void>;
-}
-
-/** A console for a running control plane, behind a plain HTTP server on a free loopback port. */
-export async function serveConsole(
-  cp: ControlPlane,
-  nc: NatsConnection,
+/** A control plane serving the console on a free loopback port, for an existing mesh. */
+export async function startConsoleReplica(
+  natsUrl: string,
   options: ConsoleOptions,
-): Promise<ServedConsole> {
-  const web = await buildConsole({
-    call: (endpoint, body) => cp.call(endpoint, body),
-    nc,
-    prefix: "jetmesh",
-    logger: quietLogger,
-    options,
-  });
-  const server: Server = createServer((request, response) => {
-    if (!web.handler(request, response)) {
-      response.writeHead(404);
-      response.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    web,
-    url: `http://127.0.0.1:${port}/console/`,
-    async close() {
-      web.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+): Promise<{ cp: ControlPlane; url: string }> {
+  const cp = await startControlPlane(natsUrl, { httpPort: 0, httpHost: "127.0.0.1", console: options });
+  return { cp, url: `http://127.0.0.1:${cp.httpPort}/console/` };
 }
 
-export async function startConsole(
-  options: ConsoleOptions = {},
-  controlPlane: ControlPlaneOptions = {},
-): Promise<ConsoleBundle> {
+/** A fresh mesh (server, client, one declared queue) with a console-serving control plane. */
+export async function startConsole(options: ConsoleOptions = {}): Promise<ConsoleBundle> {
   const mesh = await setupMesh();
-  const cp = await startControlPlane(mesh.server.url, controlPlane);
-  const served = await serveConsole(cp, mesh.nc, options);
+  const { cp, url } = await startConsoleReplica(mesh.server.url, options);
   return {
     mesh,
     cp,
-    web: served.web,
-    url: served.url,
+    url,
     async close() {
-      await served.close();
       await cp.stop();
       await mesh.close();
     },
