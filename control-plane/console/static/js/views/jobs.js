@@ -4,6 +4,8 @@ import { read } from "../api.js";
 import { badge, duration, empty, fill, h, json, table, time } from "../dom.js";
 import { cancelButton, progressText } from "./queue.js";
 
+/** Headers the dead-letter section already shows in a readable form. */
+const SHOWN_ABOVE = new Set(["jetmesh-error-stack", "jetmesh-attempt-history"]);
 const CANCELLABLE = new Set(["running", "waiting", "retrying", "awaiting-redelivery"]);
 
 function facts(pairs) {
@@ -45,9 +47,9 @@ export function deadLetterDetail(letter) {
     h("h3", null, "Headers"),
     table(
       ["Header", "Value"],
-      Object.entries(letter.headers).map(([key, value]) =>
-        h("tr", null, h("td", null, key), h("td", { class: "wrap" }, value)),
-      ),
+      Object.entries(letter.headers)
+        .filter(([key]) => !SHOWN_ABOVE.has(key.toLowerCase()))
+        .map(([key, value]) => h("tr", null, h("td", null, key), h("td", { class: "wrap" }, value))),
     ),
   );
 }
