@@ -133,7 +133,8 @@ export class ConsoleViews {
 
   async queue(params: URLSearchParams) {
     const queue = required(params, "queue");
-    const detail = await this.data<QueueDetail>("queues.get", { queue });
+    // The fleet snapshot feeds the chart history, so a queue's chart fills while it is watched.
+    const [detail] = await Promise.all([this.data<QueueDetail>("queues.get", { queue }), this.fleet()]);
     const { runningJobs, workerIds, ...view } = detail;
     return {
       row: this.#row(view),
