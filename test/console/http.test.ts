@@ -232,3 +232,41 @@ test("dead letters show redacted payloads and headers, trace links, and failure 
   const missing = await fetch(new URL("api/job?id=nope-nothing", bundle.url));
   assert.equal(missing.status, 404);
 });
+
+test("error rates and live failure classes come from the lifecycle events as they pass", async () => {
+  const queue = uniqueName("events");
+  await bundle.mesh.client.queues.declare(queue);
+  const event = (type: string, fields: Record<string, unknown> = {}) =>
+    bundle.mesh.nc.publish(
+      `jetmesh.evt.${queue}.${type}`,
+      JSON.stringify({
+        type,
+        jobId: uniqueName("j"),
+        queue,
+        name: "sync",
+        attempt: 1,
+        workerId: "w",
+        at: Date.now(),
+        ...fields,
+      }),
+    );
+  for (let i = 0; i < 3; i++) event("completed", { durationMs: 5 });
+  event("failed", { error: { class: "UpstreamDown", message: "upstream 503", kind: "handler" } });
+  await bundle.mesh.nc.flush();
+  // Rates count whole seconds: wait until the second the events fell in is over.
+  const row = await waitFor(async () => {
+    const overview = await view<{ queues: { queue: string; errorRate: number | null }[] }>(
+      `api/overview?q=${queue}`,
+    );
+    const found = overview.queues.find((r) => r.queue === queue);
+    return found?.errorRate !== null ? found : undefined;
+  }, "the error rate");
+  assert.equal(row.errorRate, 0.25);
+  const failures = await view<{
+    live: { queue: string; errorClass: string; total: number; lastMessage: string }[];
+  }>("api/failures");
+  assert.deepEqual(
+    failures.live.filter((p) => p.queue === queue).map((p) => [p.errorClass, p.total, p.lastMessage]),
+    [["UpstreamDown", 1, "upstream 503"]],
+  );
+});
