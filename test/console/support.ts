@@ -43,7 +43,14 @@ export async function startConsoleReplica(
   natsUrl: string,
   options: ConsoleOptions,
 ): Promise<{ cp: ControlPlane; url: string }> {
-  const cp = await startControlPlane(natsUrl, { httpPort: 0, httpHost: "127.0.0.1", console: options });
+  const cp = await startControlPlane(natsUrl, {
+    httpPort: 0,
+    httpHost: "127.0.0.1",
+    console: options,
+    // Commands stop waiting once every expected worker has answered; on a busy machine a worker
+    // may take longer than the shared test default to answer, and then counts as missing.
+    commandTimeoutMs: 10_000,
+  });
   return { cp, url: `http://127.0.0.1:${cp.httpPort}/console/` };
 }
 

@@ -27,7 +27,10 @@ export function fill(el, ...children) {
   return el;
 }
 
-export function table(headers, rows, attrs = {}) {
+/** A table; when `rows` is empty, one row saying `emptyText` instead. */
+export function table(headers, rows, attrs = {}, emptyText = "none") {
+  const body =
+    rows.length > 0 ? rows : h("tr", { class: "empty" }, h("td", { colspan: headers.length }, emptyText));
   return h(
     "table",
     attrs,
@@ -40,12 +43,29 @@ export function table(headers, rows, attrs = {}) {
         headers.map((header) => h("th", null, header)),
       ),
     ),
-    h("tbody", null, rows),
+    h("tbody", null, body),
   );
 }
 
-export function empty(columns, text) {
-  return h("tr", { class: "empty" }, h("td", { colspan: columns }, text));
+/** A search box that filters a server-paged list: sets `state.q` and starts again at its first page. */
+export function searchInput(placeholder, state, refresh) {
+  return h("input", {
+    type: "search",
+    placeholder,
+    oninput: (event) => {
+      state.q = event.target.value.trim();
+      state.offset = 0;
+      void refresh();
+    },
+  });
+}
+
+/** The pager of a server-paged view whose `state` holds offset and limit. */
+export function statePager(data, state, refresh) {
+  return pager(data.total, data.offset, state.limit, (offset) => {
+    state.offset = offset;
+    void refresh();
+  });
 }
 
 export function number(value) {

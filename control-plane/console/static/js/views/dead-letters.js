@@ -2,7 +2,7 @@
 // or purge one, a selection, or everything the filter matches.
 import { act, actionButton } from "../actions.js";
 import { post, read } from "../api.js";
-import { empty, fill, h, pager, table, time } from "../dom.js";
+import { fill, h, statePager, table, time } from "../dom.js";
 import { deadLetterDetail } from "./jobs.js";
 
 function describeRetry(result) {
@@ -197,13 +197,11 @@ export function deadLettersView(root, arg) {
           "Reason",
           "",
         ],
-        rows.length > 0 ? rows : empty(11, "no dead letters match"),
+        rows,
         { class: "dead-letters" },
+        "no dead letters match",
       ),
-      pager(data.total, data.offset, state.limit, (offset) => {
-        state.offset = offset;
-        void refresh();
-      }),
+      statePager(data, state, refresh),
     );
     renderToolbar();
   };

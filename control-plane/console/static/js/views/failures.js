@@ -2,7 +2,7 @@
 // included) over the last half hour, and among the dead letters.
 import { read } from "../api.js";
 import { sparkBars } from "../chart.js";
-import { empty, fill, h, number, table, time } from "../dom.js";
+import { fill, h, number, table, time } from "../dom.js";
 
 export function failuresView(root) {
   const live = h("div");
@@ -14,20 +14,20 @@ export function failuresView(root) {
       h("h2", null, "Failed attempts, last 30 minutes"),
       table(
         ["Queue", "Error class", "Failures", "Per minute", "Last", "Last message"],
-        data.live.length > 0
-          ? data.live.map((p) =>
-              h(
-                "tr",
-                { "data-pattern": `${p.queue}/${p.errorClass}` },
-                h("td", null, p.queue),
-                h("td", null, p.errorClass),
-                h("td", { class: "num" }, number(p.total)),
-                h("td", null, sparkBars(p.perMinute)),
-                h("td", null, time(p.lastAt)),
-                h("td", { class: "wrap" }, p.lastMessage),
-              ),
-            )
-          : empty(6, "no failed attempt seen since this control plane started"),
+        data.live.map((p) =>
+          h(
+            "tr",
+            { "data-pattern": `${p.queue}/${p.errorClass}` },
+            h("td", null, p.queue),
+            h("td", null, p.errorClass),
+            h("td", { class: "num" }, number(p.total)),
+            h("td", null, sparkBars(p.perMinute)),
+            h("td", null, time(p.lastAt)),
+            h("td", { class: "wrap" }, p.lastMessage),
+          ),
+        ),
+        {},
+        "no failed attempt seen since this control plane started",
       ),
     );
     const d = data.dead;
@@ -43,31 +43,31 @@ export function failuresView(root) {
         : "",
       table(
         ["Queue", "Error class", "Dead letters", "Job names", "First", "Last", "Last message"],
-        d.patterns.length > 0
-          ? d.patterns.map((p) =>
+        d.patterns.map((p) =>
+          h(
+            "tr",
+            { "data-pattern": `${p.queue}/${p.errorClass}` },
+            h("td", null, p.queue),
+            h(
+              "td",
+              null,
               h(
-                "tr",
-                { "data-pattern": `${p.queue}/${p.errorClass}` },
-                h("td", null, p.queue),
-                h(
-                  "td",
-                  null,
-                  h(
-                    "a",
-                    {
-                      href: `#dead-letters/queue=${encodeURIComponent(p.queue)}&errorClass=${encodeURIComponent(p.errorClass)}`,
-                    },
-                    p.errorClass,
-                  ),
-                ),
-                h("td", { class: "num" }, number(p.count)),
-                h("td", null, p.names.join(", ")),
-                h("td", null, time(p.firstAt)),
-                h("td", null, time(p.lastAt)),
-                h("td", { class: "wrap" }, p.lastMessage),
+                "a",
+                {
+                  href: `#dead-letters/queue=${encodeURIComponent(p.queue)}&errorClass=${encodeURIComponent(p.errorClass)}`,
+                },
+                p.errorClass,
               ),
-            )
-          : empty(7, "no dead letters"),
+            ),
+            h("td", { class: "num" }, number(p.count)),
+            h("td", null, p.names.join(", ")),
+            h("td", null, time(p.firstAt)),
+            h("td", null, time(p.lastAt)),
+            h("td", { class: "wrap" }, p.lastMessage),
+          ),
+        ),
+        {},
+        "no dead letters",
       ),
     );
   };

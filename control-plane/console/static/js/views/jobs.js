@@ -1,7 +1,7 @@
 // Jobs: look one up by id — its state, attempts with their errors, timestamps, the stack and
 // payload of its dead letter (redacted by the server), and its trace.
 import { read } from "../api.js";
-import { badge, duration, empty, fill, h, json, table, time } from "../dom.js";
+import { badge, duration, fill, h, json, table, time } from "../dom.js";
 import { cancelButton, progressText } from "./queue.js";
 
 /** Headers the dead-letter section already shows in a readable form. */
@@ -57,20 +57,20 @@ export function deadLetterDetail(letter) {
 export function attemptsTable(attempts) {
   return table(
     ["Attempt", "At", "Kind", "Error class", "Message", "Worker"],
-    attempts.length > 0
-      ? attempts.map((a) =>
-          h(
-            "tr",
-            null,
-            h("td", { class: "num" }, a.attempt),
-            h("td", null, time(a.at)),
-            h("td", null, a.kind),
-            h("td", null, a.errorClass),
-            h("td", { class: "wrap" }, a.message),
-            h("td", null, a.workerId),
-          ),
-        )
-      : empty(6, "no failed attempt"),
+    attempts.map((a) =>
+      h(
+        "tr",
+        null,
+        h("td", { class: "num" }, a.attempt),
+        h("td", null, time(a.at)),
+        h("td", null, a.kind),
+        h("td", null, a.errorClass),
+        h("td", { class: "wrap" }, a.message),
+        h("td", null, a.workerId),
+      ),
+    ),
+    {},
+    "no failed attempt",
   );
 }
 

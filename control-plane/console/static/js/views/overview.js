@@ -3,7 +3,7 @@
 import { act, actionButton, describeCommand } from "../actions.js";
 import { read } from "../api.js";
 import { lineChart } from "../chart.js";
-import { badge, duration, empty, fill, h, number, pager, percent, rate, table } from "../dom.js";
+import { badge, duration, fill, h, number, percent, rate, searchInput, statePager, table } from "../dom.js";
 
 export function queueActions(row, refresh) {
   const paused = row.paused;
@@ -35,27 +35,33 @@ export function stateBadge(row) {
   return badge("active");
 }
 
+const CHARTS = [
+  {
+    title: "Pending and in flight",
+    series: [
+      ["pending", "pending", "s1"],
+      ["in flight", "inFlight", "s2"],
+    ],
+  },
+  {
+    title: "Throughput (jobs/s)",
+    series: [
+      ["enqueued", "enqueuedPerSec", "s3"],
+      ["completed", "completedPerSec", "s1"],
+    ],
+  },
+];
+
+/** The two charts of a history (the fleet's or one queue's). */
 export function fleetCharts(history) {
-  return [
+  return CHARTS.map(({ title, series }) =>
     lineChart({
-      title: "Pending and in flight",
+      title,
       at: history.at,
-      series: [
-        { label: "pending", values: history.pending, className: "s1" },
-        { label: "in flight", values: history.inFlight, className: "s2" },
-      ],
       format: number,
+      series: series.map(([label, key, className]) => ({ label, values: history[key], className })),
     }),
-    lineChart({
-      title: "Throughput (jobs/s)",
-      at: history.at,
-      series: [
-        { label: "enqueued", values: history.enqueuedPerSec, className: "s3" },
-        { label: "completed", values: history.completedPerSec, className: "s1" },
-      ],
-      format: number,
-    }),
-  ];
+  );
 }
 
 function card(label, value, detail) {
@@ -131,24 +137,14 @@ export function overviewView(root) {
           "Workers",
           "",
         ],
-        rows.length > 0 ? rows : empty(12, state.q ? "no queue matches" : "no queues declared yet"),
+        rows,
         { class: "queues" },
+        state.q ? "no queue matches" : "no queues declared yet",
       ),
-      pager(data.total, data.offset, state.limit, (offset) => {
-        state.offset = offset;
-        void refresh();
-      }),
+      statePager(data, state, refresh),
     );
   };
-  const filter = h("input", {
-    type: "search",
-    placeholder: "filter queues",
-    oninput: (event) => {
-      state.q = event.target.value.trim();
-      state.offset = 0;
-      void refresh();
-    },
-  });
+  const filter = searchInput("filter queues", state, refresh);
   const sort = h(
     "select",
     {

@@ -1,7 +1,7 @@
 // One queue: its numbers, its charts, its pause state and the jobs running on it now.
 import { act, actionButton, describeCommand } from "../actions.js";
 import { read } from "../api.js";
-import { duration, empty, fill, h, number, percent, rate, table, time } from "../dom.js";
+import { duration, fill, h, number, percent, rate, table, time } from "../dom.js";
 import { eta, fleetCharts, queueActions, stateBadge } from "./overview.js";
 
 export function cancelButton(jobId, refresh) {
@@ -106,7 +106,9 @@ export function queueView(root, queue) {
       h("h2", null, `Running now (${data.runningTotal})`),
       table(
         ["Name", "Job id", "Attempt", "Worker", "Running for", "Progress", ""],
-        rows.length > 0 ? rows : empty(7, "nothing running"),
+        rows,
+        {},
+        "nothing running",
       ),
     );
   };

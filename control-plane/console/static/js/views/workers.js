@@ -2,7 +2,7 @@
 // age and the jobs it runs now; drain a worker, cancel one of its jobs.
 import { act, actionButton, describeCommand } from "../actions.js";
 import { read } from "../api.js";
-import { badge, duration, empty, fill, h, pager, table } from "../dom.js";
+import { badge, duration, fill, h, searchInput, statePager, table } from "../dom.js";
 import { cancelButton, progressText } from "./queue.js";
 
 function utilisationBar(value) {
@@ -115,24 +115,14 @@ export function workersView(root) {
           "Jobs",
           "",
         ],
-        rows.length > 0 ? rows : empty(9, "no workers"),
+        rows,
         { class: "workers" },
+        "no workers",
       ),
-      pager(data.total, data.offset, state.limit, (offset) => {
-        state.offset = offset;
-        void refresh();
-      }),
+      statePager(data, state, refresh),
     );
   };
-  const filter = h("input", {
-    type: "search",
-    placeholder: "filter by id, host or queue",
-    oninput: (event) => {
-      state.q = event.target.value.trim();
-      state.offset = 0;
-      void refresh();
-    },
-  });
+  const filter = searchInput("filter by id, host or queue", state, refresh);
   const gone = h("input", {
     type: "checkbox",
     onchange: (event) => {
