@@ -111,7 +111,8 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
             logger,
             options: options.console ?? {},
           });
-          routes.unshift(webConsole.handler);
+          // After the routes given in the options: an explicit route wins over the console.
+          routes.push(webConsole.handler);
         }
         await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
       }

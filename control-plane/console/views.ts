@@ -102,14 +102,12 @@ export class ConsoleViews {
     const status = await this.fleet();
     const filter = textParam(params, "q")?.toLowerCase();
     const sort = textParam(params, "sort") ?? "queue";
-    const rows = status.queues
-      .filter((view) => filter === undefined || view.queue.toLowerCase().includes(filter))
-      .map((view) => this.#row(view));
+    const all = status.queues.map((view) => this.#row(view));
+    const rows = all.filter((row) => filter === undefined || row.queue.toLowerCase().includes(filter));
     if (sort !== "queue")
       rows.sort((a, b) => sortValue(b, sort) - sortValue(a, sort) || a.queue.localeCompare(b.queue));
     const offset = intParam(params, "offset", 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(params, "limit", 50, PAGE_MAX) || 50;
-    const all = status.queues.map((view) => this.#row(view));
     return {
       at: status.at,
       replicaId: status.replicaId,

@@ -121,7 +121,14 @@ test("admin actions need a session, the console's header and the console's own o
   const result = ((await paused.json()) as { data: CommandResult }).data;
   assert.equal(result.acknowledged, 1);
   assert.equal(result.command.by, "console", "the console names itself as the issuer");
-  const resumed = await post("api/actions/queues.resume", { queue }, { ...sameOrigin(), Cookie: cookie });
+  // Through a reverse proxy that rewrote Host: the browser's host arrives as X-Forwarded-Host.
+  const proxied = {
+    "X-Jetmesh-Console": "1",
+    Origin: "https://console.example",
+    "X-Forwarded-Host": "console.example",
+    Cookie: cookie,
+  };
+  const resumed = await post("api/actions/queues.resume", { queue }, proxied);
   assert.equal(resumed.status, 200);
 
   const logout = await post("api/logout", {}, { ...sameOrigin(), Cookie: cookie });
