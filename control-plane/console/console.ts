@@ -118,6 +118,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
     if (!auth.hasSession(request))
       return sendError(response, 401, "UNAUTHENTICATED", "admin actions need the admin token: unlock first");
     const reply = await deps.call(endpoint, { ...body, by: "console" });
+    views.invalidate();
     logger.info({ endpoint, ok: reply.ok }, "console admin action");
     sendJson(response, reply.ok ? 200 : 400, reply);
   }

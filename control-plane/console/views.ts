@@ -88,6 +88,12 @@ export class ConsoleViews {
     throw new ViewError(status, reply.error);
   }
 
+  /** Forgets cached answers, so the view after an admin action shows its effect. */
+  invalidate(): void {
+    this.#snapshot = undefined;
+    this.#deadLetters.clear();
+  }
+
   /** Fleet status at most a second old; concurrent viewers share one refresh. */
   async fleet(): Promise<FleetStatus> {
     const snapshot = this.#snapshot;

@@ -277,3 +277,32 @@ test("error rates and live failure classes come from the lifecycle events as the
     [["UpstreamDown", 1, "upstream 503"]],
   );
 });
+
+test("dead letters are retried or purged one, a selection, or a whole filter at a time", async () => {
+  const cookie = await login();
+  const queue = uniqueName("dlq");
+  await bundle.mesh.client.queues.declare(queue);
+  const seqs: number[] = [];
+  for (const errorClass of ["A", "A", "B", "B", "B"])
+    seqs.push(
+      await publishDeadLetter(bundle.mesh.nc, { queue, name: "job", jobId: uniqueName("j"), errorClass }),
+    );
+  const act = async (endpoint: string, body: Record<string, unknown>) => {
+    const response = await post(`api/actions/${endpoint}`, body, { ...sameOrigin(), Cookie: cookie });
+    assert.equal(response.status, 200);
+    return ((await response.json()) as { data: any }).data;
+  };
+  const dry = await act("dlq.purge", { queue, errorClass: "B", dryRun: true });
+  assert.deepEqual([dry.matched, dry.purged], [3, 0]);
+  assert.equal((await act("dlq.purge", { seqs: [seqs[0]] })).purged, 1);
+  assert.equal((await act("dlq.purge", { seqs: [seqs[2], seqs[3]] })).purged, 2);
+  const retried = await act("dlq.retry", { queue, errorClass: "A" });
+  assert.equal(retried.retried.length, 1);
+  const left = await view<{ total: number; deadLetters: { seq: number }[] }>(
+    `api/dead-letters?queue=${queue}`,
+  );
+  assert.deepEqual(
+    left.deadLetters.map((letter) => letter.seq),
+    [seqs[4]],
+  );
+});
