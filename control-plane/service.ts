@@ -20,6 +20,7 @@ import type { CommandContext } from "./commands/context.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
+import { JobStats } from "./metrics/job-stats.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
 import { readControlRecords } from "./status/control-records.ts";
 import { FleetStatusView } from "./status/fleet-status.ts";
@@ -47,6 +48,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let api: ApiServer | undefined;
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
+  let jobStats: JobStats | undefined;
   let client: JetmeshClient | undefined;
   let http: MetricsServer | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -95,7 +97,9 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         pid: process.pid,
       };
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
-      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
+      jobStats = new JobStats(mesh, stats, replicaId);
+      jobStats.start();
+      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats }), logger);
       api.start();
       if (options.httpPort !== undefined)
         await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }));
@@ -112,6 +116,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
       await api?.stop();
+      jobStats?.stop();
       outcomes?.stop();
       heartbeats?.stop();
       await client?.close();
@@ -156,6 +161,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     await http?.close();
     await api?.stop();
     await ticking;
+    jobStats?.stop();
     outcomes?.stop();
     heartbeats?.stop();
     await client?.close();
