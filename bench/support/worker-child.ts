@@ -34,9 +34,9 @@ interface Mode {
 
 async function rawMode(spec: Extract<ChildSpec, { system: "raw" }>): Promise<Mode> {
   const { jetstream } = await import("@nats-io/jetstream");
-  const { connect } = await import("@nats-io/transport-node");
+  const { connectRaw } = await import("./raw-connect.ts");
   const { consumeConcurrently } = await import("./raw-consume.ts");
-  const nc = await connect({ servers: spec.natsUrl });
+  const nc = await connectRaw(spec.natsUrl);
   return {
     async go() {
       const consumer = await jetstream(nc).consumers.get(spec.stream, spec.consumer);
