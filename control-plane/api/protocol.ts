@@ -174,8 +174,6 @@ export interface WaitingJob {
 // ---------------------------------------------------------------- job statistics
 
 export interface OutcomeCounts {
-  /** Attempts that started. */
-  started: number;
   completed: number;
   /** Failed attempts (a job retried twice and then completed counts 2). */
   failed: number;

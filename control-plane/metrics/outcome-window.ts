@@ -35,7 +35,6 @@ interface Series {
 }
 
 const COUNTED: Partial<Record<LifecycleEvent["type"], keyof OutcomeCounts>> = {
-  started: "started",
   completed: "completed",
   failed: "failed",
   retrying: "retried",
@@ -56,13 +55,21 @@ export class OutcomeWindow {
   /** Takes one lifecycle event into account, in the slice of the moment it arrived. */
   record(event: LifecycleEvent): void {
     const counted = COUNTED[event.type];
-    if (counted === undefined || typeof event.queue !== "string" || typeof event.name !== "string") return;
+    const waitMs = event.attempt === 1 && isDuration(event.waitMs) ? event.waitMs : undefined;
+    if (
+      (counted === undefined && waitMs === undefined) ||
+      typeof event.queue !== "string" ||
+      typeof event.name !== "string"
+    )
+      return;
     const series = this.#seriesOf(event.queue, event.name);
     const slice = this.#slice(series, this.#now());
-    slice.counts[counted]++;
-    if (event.type === "started" && event.attempt === 1 && isDuration(event.waitMs)) {
+    if (counted !== undefined) slice.counts[counted]++;
+    // A first attempt's wait travels on `started`, or on `completed` when the job finished within
+    // the event-loop turn it started in and the worker sent no `started` (docs/wire-format.md).
+    if (waitMs !== undefined) {
       slice.wait ??= sketch();
-      slice.wait.accept(Math.max(0, event.waitMs));
+      slice.wait.accept(Math.max(0, waitMs));
     }
     if (
       (event.type === "completed" || event.type === "failed" || event.type === "cancelled") &&
@@ -182,7 +189,7 @@ function sketch(): DDSketch {
 }
 
 function emptyCounts(): OutcomeCounts {
-  return { started: 0, completed: 0, failed: 0, retried: 0, dead: 0, cancelled: 0 };
+  return { completed: 0, failed: 0, retried: 0, dead: 0, cancelled: 0 };
 }
 
 function isDuration(value: unknown): value is number {
