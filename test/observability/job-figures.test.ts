@@ -1,12 +1,12 @@
 // Acceptance: after succeeding, failing and slow jobs run on a real worker process, the worker's
 // /metrics and the control plane's /metrics show the right counts and histogram totals, and
 // `jetmesh stats --json` (a subprocess, through the control plane's API) shows matching counts,
-// percentiles and error classes.
+// percentiles and error classes — and a second control plane replica answers the same.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ControlPlane, QueueJobStats, StatsReport } from "../../control-plane/index.ts";
 import { freePort } from "../../deploy/local/nats-server.ts";
-import { parseJson, runCli, startControlPlane } from "../control-plane/support.ts";
+import { call, parseJson, runCli, startControlPlane } from "../control-plane/support.ts";
 import { collectEvents, type MeshBundle, setupMesh, WorkerProcess, waitFor } from "../support/harness.ts";
 import { type MetricSample, sampleSum, scrape } from "./scrape.ts";
 
@@ -15,6 +15,7 @@ const SLOW_MS = 400;
 let mesh: MeshBundle;
 let worker: WorkerProcess;
 let cp: ControlPlane;
+let secondReplica: ControlPlane;
 let workerMetrics: MetricSample[];
 let cpMetrics: MetricSample[];
 
@@ -22,6 +23,7 @@ before(async () => {
   mesh = await setupMesh({ maxAttempts: 2 });
   const { queue } = mesh;
   cp = await startControlPlane(mesh.server.url, { httpPort: 0, httpHost: "127.0.0.1" });
+  secondReplica = await startControlPlane(mesh.server.url, { replicaId: "second" });
   const metricsPort = await freePort();
   worker = await WorkerProcess.start(mesh.server.url, {
     JETMESH_QUEUES: queue,
@@ -64,6 +66,7 @@ before(async () => {
 after(async () => {
   await worker?.kill("SIGTERM");
   await cp?.stop();
+  await secondReplica?.stop();
   await mesh?.close();
 });
 
@@ -153,6 +156,21 @@ test("jetmesh stats --json matches the counts, percentiles and error classes", a
   assert.match(text.stdout, new RegExp(`queue ${queue}: 0 pending`));
   assert.match(text.stdout, /always\.fail\s+0\s+6\s+3\s+3\s+100\.0%/);
   assert.match(text.stdout, /CardDeclinedError 4, GatewayTimeoutError 2/);
+});
+
+test("every control plane replica gives the same stats", async () => {
+  const figures = async (replica: ControlPlane) => {
+    const report = await call<StatsReport>(replica, "stats", { queue: mesh.queue });
+    const { pendingGrowthPerSec: _growth, ...queue } = report.queues[0] as QueueJobStats;
+    return queue;
+  };
+  const first = await figures(cp);
+  assert.equal(first.total.completed, 15);
+  const second = await waitFor(async () => {
+    const seen = await figures(secondReplica);
+    return seen.total.completed === 15 && seen.total.dead === 3 ? seen : undefined;
+  }, "the second replica to count every job");
+  assert.deepEqual(second, first);
 });
 
 test("stats refuses an unknown queue and a window it cannot cover", async () => {
