@@ -126,12 +126,18 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   }
 
   async function startHttp(port: number, metrics: ControlPlaneMetrics): Promise<void> {
-    http = await startMetricsServer(metrics.registry, {
-      port,
-      host: options.httpHost,
-      healthy: () => nc !== undefined && !nc.isClosed(),
-      routes: options.httpRoutes,
-    });
+    try {
+      http = await startMetricsServer(metrics.registry, {
+        port,
+        host: options.httpHost,
+        healthy: () => nc !== undefined && !nc.isClosed(),
+        routes: options.httpRoutes,
+      });
+    } catch (error) {
+      throw new Error(
+        `cannot serve /metrics on port ${port}: ${(error as Error).message}; set JETMESH_CP_HTTP_PORT to a free port, or to 0 to turn the HTTP server off`,
+      );
+    }
     logger.info({ port: http.port }, "serving /metrics and /healthz");
   }
 
