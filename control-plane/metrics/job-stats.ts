@@ -2,7 +2,7 @@
 // percentiles over a recent window (from the outcome window), with each queue's pending jobs
 // and their growth (from the queue sampler).
 import type { Subscription } from "@nats-io/transport-node";
-import type { LifecycleEvent } from "../../runtime/index.ts";
+import type { LifecycleEvent, LifecycleEventType } from "../../runtime/index.ts";
 import type { QueueJobStats, StatsReport } from "../api/protocol.ts";
 import { invalid, unknownQueue } from "../errors.ts";
 import type { Mesh } from "../mesh.ts";
@@ -11,9 +11,19 @@ import { MAX_WINDOW_MS, OutcomeWindow, SLICE_MS } from "./outcome-window.ts";
 
 export const DEFAULT_STATS_WINDOW_MS = 5 * 60_000;
 
+/** The events the window counts; `progress` (as often as handlers report it) is left out. */
+const COUNTED_EVENTS: readonly LifecycleEventType[] = [
+  "started",
+  "completed",
+  "failed",
+  "retrying",
+  "dead",
+  "cancelled",
+];
+
 export class JobStats {
   readonly #window = new OutcomeWindow();
-  #subscription: Subscription | undefined;
+  #subscriptions: Subscription[] = [];
 
   constructor(
     private readonly mesh: Mesh,
@@ -21,22 +31,24 @@ export class JobStats {
     private readonly replicaId: string,
   ) {}
 
-  /** Subscribes to every lifecycle event: outside the API's queue group, so each replica sees all. */
+  /** Subscribes to the counted events outside the API's queue group, so each replica sees all. */
   start(): void {
-    this.#subscription = this.mesh.nc.subscribe(this.mesh.subjects.eventFilter(), {
-      callback: (_error, msg) => {
-        try {
-          this.#window.record(msg.json<LifecycleEvent>());
-        } catch {
-          // not a lifecycle event: ignored
-        }
-      },
-    });
+    this.#subscriptions = COUNTED_EVENTS.map((type) =>
+      this.mesh.nc.subscribe(this.mesh.subjects.eventFilter("*", type), {
+        callback: (_error, msg) => {
+          try {
+            this.#window.record(msg.json<LifecycleEvent>());
+          } catch {
+            // not a lifecycle event: ignored
+          }
+        },
+      }),
+    );
   }
 
   stop(): void {
-    this.#subscription?.unsubscribe();
-    this.#subscription = undefined;
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    this.#subscriptions = [];
   }
 
   async report(request: { queue?: string; windowMs?: number }): Promise<StatsReport> {
