@@ -11,7 +11,6 @@ import { type AttemptSpan, endSpan, runInContext, startAttemptSpan } from "../ob
 import { Header } from "../wire/headers.ts";
 import {
   type HeaderValues,
-  headerValues,
   type JobEnvelope,
   readEnvelope,
   readHeader,
@@ -66,7 +65,7 @@ export class JobRunner {
     let values: HeaderValues | undefined;
     let envelope: JobEnvelope;
     try {
-      values = headerValues(msg.headers);
+      values = msg.headerValues();
       envelope = readEnvelope({
         queue: queue.queue,
         name,
@@ -293,7 +292,7 @@ export class JobRunner {
       envelope = readEnvelope({
         queue: this.options.queue.queue,
         name: "",
-        headers: headerValues(msg.headers),
+        headers: msg.headerValues(),
         streamSequence: msg.seq,
         deliveryCount: msg.deliveryCount,
       });
