@@ -67,7 +67,7 @@ export function renderReport(reports: readonly CaseReport[]): string {
     const q = report.queue;
     lines.push(
       `- ordinary jobs dead-lettered because every attempt ended with its process: ${report.accounting.collateral.length}`,
-      `- at the end: stream ${q.streamMissing ? "MISSING" : `${q.messages} messages`} (${report.accounting.finishedLeftovers} of finished jobs), consumer pending ${q.numPending}, ack pending ${q.numAckPending}; worker starts ${report.workerStarts}, poison exits ${report.poisonExits}, start-up refusals while no server was up ${report.startRefusals}, unexpected exits ${report.unexpectedExits.length}`,
+      `- at the end: stream ${q.streamMissing ? "MISSING" : `${q.messages} messages`} (${report.accounting.finishedLeftovers} of finished jobs), consumer pending ${q.numPending}, ack pending ${q.numAckPending}; worker starts ${report.workerStarts}, poison exits ${report.poisonExits}, start-up failures while JetStream was unavailable ${report.startRefusals}, unexpected exits ${report.unexpectedExits.length}`,
     );
     for (const problem of report.violations) lines.push(`- VIOLATION: ${problem}`);
     for (const exit of report.unexpectedExits) {

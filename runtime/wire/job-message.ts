@@ -98,8 +98,9 @@ export function readEnvelope(input: {
   deliveryCount: number;
 }): JobEnvelope {
   const h = input.headers;
+  // An empty id would name no job in events, dead letters or commands: it counts as absent.
   const id =
-    readHeader(h, Header.JobId) ?? readHeader(h, Header.MsgId) ?? `${input.queue}-${input.streamSequence}`;
+    readHeader(h, Header.JobId) || readHeader(h, Header.MsgId) || `${input.queue}-${input.streamSequence}`;
   const firstAttempt = positiveInteger(h, Header.Attempt) ?? 1;
   const enqueuedAt = readHeader(h, Header.EnqueuedAt);
   return {
