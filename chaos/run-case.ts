@@ -135,6 +135,8 @@ export async function runCase(options: CaseOptions): Promise<CaseReport> {
     for (const step of plan) {
       const wait = startedAt + step.atMs - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      // Faults run one after another; one that ran long pushes the rest past the end: drop them.
+      if (Date.now() - startedAt > options.durationMs) break;
       log(`${options.name}: +${((Date.now() - startedAt) / 1000).toFixed(1)} s ${step.fault}`);
       const record = await injectFault(step.fault, context);
       log(`${options.name}:   ${record.detail} (${record.healedAt - record.startedAt} ms)`);
