@@ -153,7 +153,8 @@ export function readEnvelope(input: {
   deliveryCount: number;
 }): JobEnvelope {
   const h = input.headers;
-  const id = h.get(JOB_ID) ?? h.get(MSG_ID) ?? `${input.queue}-${input.streamSequence}`;
+  // An empty id would name no job in events, dead letters or commands: it counts as absent.
+  const id = h.get(JOB_ID) || h.get(MSG_ID) || `${input.queue}-${input.streamSequence}`;
   const firstAttempt = positiveInteger(h, ATTEMPT, Header.Attempt) ?? 1;
   const enqueuedAt = h.get(ENQUEUED_AT);
   return {
