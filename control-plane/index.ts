@@ -3,6 +3,7 @@
 export { ControlPlaneClient } from "./api/client.ts";
 export type * from "./api/protocol.ts";
 export { API_QUEUE_GROUP, ENDPOINTS } from "./api/protocol.ts";
+export type { ConsoleOptions } from "./console/options.ts";
 export type { ApiErrorBody, ApiErrorCode } from "./errors.ts";
 export { ApiError } from "./errors.ts";
 export type { ControlPlaneOptions } from "./options.ts";

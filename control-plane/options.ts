@@ -8,6 +8,7 @@ import {
   DEFAULT_PREFIX,
   type HttpRoute,
 } from "../runtime/index.ts";
+import { type ConsoleOptions, consoleOptionsFromEnv } from "./console/options.ts";
 
 export interface ControlPlaneOptions {
   /** An open connection to use (the service will not close it), or settings to open one. */
@@ -43,6 +44,8 @@ export interface ControlPlaneOptions {
   httpHost?: string;
   /** Further handlers on the HTTP server, tried in order before `/metrics` and `/healthz`. */
   httpRoutes?: readonly HttpRoute[];
+  /** The web console under `/console/` on the HTTP server (docs/console.md). @default enabled, read-only */
+  console?: ConsoleOptions;
   logger?: Logger;
 }
 
@@ -108,6 +111,7 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   const httpPort = port(env, "JETMESH_CP_HTTP_PORT") ?? DEFAULT_CONTROL_PLANE_HTTP_PORT;
   if (httpPort !== 0) options.httpPort = httpPort;
   if (env.JETMESH_CP_HTTP_HOST) options.httpHost = env.JETMESH_CP_HTTP_HOST;
+  options.console = consoleOptionsFromEnv(env);
   const outcomes = env.JETMESH_CP_RECORD_OUTCOMES;
   if (outcomes !== undefined && outcomes !== "")
     options.recordOutcomes = !["0", "false", "off", "no"].includes(outcomes.toLowerCase());

@@ -8,6 +8,7 @@ import {
   connectionSettingsFromEnv,
   connectNats,
   createLogger,
+  type HttpRoute,
   JetmeshClient,
   type MetricsServer,
   startMetricsServer,
@@ -17,6 +18,7 @@ import { buildHandlers } from "./api/handlers.ts";
 import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
 import { ApiServer } from "./api/server.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { buildConsole, type WebConsole } from "./console/console.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
@@ -51,6 +53,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let jobStats: JobStats | undefined;
   let client: JetmeshClient | undefined;
   let http: MetricsServer | undefined;
+  let webConsole: WebConsole | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -101,8 +104,21 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       jobStats.start();
       api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats }), logger);
       api.start();
-      if (options.httpPort !== undefined)
-        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }));
+      if (options.httpPort !== undefined) {
+        const routes = [...(options.httpRoutes ?? [])];
+        if (options.console?.enabled !== false) {
+          const served = api;
+          webConsole = await buildConsole({
+            call: (endpoint, body) => served.call(endpoint, body),
+            nc,
+            prefix: mesh.prefix,
+            logger,
+            options: options.console ?? {},
+          });
+          routes.unshift(webConsole.handler);
+        }
+        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
+      }
       const tick = () => {
         ticking = ticking
           .then(() => maintain(ctx, stats))
@@ -115,6 +131,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       timer.unref();
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
+      webConsole?.close();
       await api?.stop();
       jobStats?.stop();
       outcomes?.stop();
@@ -125,20 +142,20 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     }
   }
 
-  async function startHttp(port: number, metrics: ControlPlaneMetrics): Promise<void> {
+  async function startHttp(port: number, metrics: ControlPlaneMetrics, routes: HttpRoute[]): Promise<void> {
     try {
       http = await startMetricsServer(metrics.registry, {
         port,
         host: options.httpHost,
         healthy: () => nc !== undefined && !nc.isClosed(),
-        routes: options.httpRoutes,
+        routes,
       });
     } catch (error) {
       throw new Error(
         `cannot serve /metrics on port ${port}: ${(error as Error).message}; set JETMESH_CP_HTTP_PORT to a free port, or to 0 to turn the HTTP server off`,
       );
     }
-    logger.info({ port: http.port }, "serving /metrics and /healthz");
+    logger.info({ port: http.port, console: webConsole !== undefined }, "serving /metrics and /healthz");
   }
 
   /** Samples queues for rates, and clears drain records of workers that are gone. */
@@ -165,6 +182,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
     await http?.close();
+    webConsole?.close();
     await api?.stop();
     await ticking;
     jobStats?.stop();

@@ -9,6 +9,7 @@ import { pauseQueue } from "../commands/pause.ts";
 import { purgeDeadLetters } from "../commands/purge-dead.ts";
 import { resumeQueue } from "../commands/resume.ts";
 import { retryDeadLetters } from "../commands/retry-dead.ts";
+import { deadLetterPatterns } from "../dead-letters/patterns.ts";
 import { getDeadLetter, listDeadLetters } from "../dead-letters/queries.ts";
 import { unknownQueue } from "../errors.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
@@ -71,6 +72,7 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "jobs.enqueue": (body) => enqueueJob(ctx, deps.client, body),
     "dlq.list": (body) => listDeadLetters(ctx, body),
     "dlq.get": (body) => getDeadLetter(ctx, body),
+    "dlq.patterns": (body) => deadLetterPatterns(ctx, body),
     "dlq.retry": (body) => retryDeadLetters(ctx, body),
     "dlq.purge": (body) => purgeDeadLetters(ctx, body),
     stats: (body) =>

@@ -274,6 +274,27 @@ export interface DeadLetterRetryResult {
   dryRun: boolean;
 }
 
+/** Dead letters of one queue with one error class. */
+export interface DeadLetterPattern {
+  queue: string;
+  errorClass: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  /** The error message of the most recent one. */
+  lastMessage: string;
+  /** Job names it struck (at most five). */
+  names: string[];
+}
+
+export interface DeadLetterPatterns {
+  /** Dead letters that matched the filter. */
+  total: number;
+  truncated: boolean;
+  /** Most frequent first. */
+  patterns: DeadLetterPattern[];
+}
+
 export interface DeadLetterPurgeResult {
   matched: number;
   purged: number;
@@ -356,6 +377,7 @@ export interface ApiSpec {
     reply: { total: number; deadLetters: DeadLetterSummary[]; truncated: boolean };
   };
   "dlq.get": { request: { seq?: number; jobId?: string }; reply: DeadLetterDetail };
+  "dlq.patterns": { request: DeadLetterFilter & { limit?: number }; reply: DeadLetterPatterns };
   "dlq.retry": {
     request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
     reply: DeadLetterRetryResult;
@@ -387,6 +409,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "jobs.enqueue",
   "dlq.list",
   "dlq.get",
+  "dlq.patterns",
   "dlq.retry",
   "dlq.purge",
   "stats",
