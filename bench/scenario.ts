@@ -94,6 +94,19 @@ export interface MemoryParams {
   checkpoints: [number, number];
 }
 
+/** `workers` simulated workers receive `pauses` pause commands issued through the control plane. */
+export interface PauseParams {
+  workers: number;
+  pauses: number;
+}
+
+/** `workers` simulated workers send a heartbeat every `intervalMs` for `durationMs`. */
+export interface HeartbeatParams {
+  workers: number;
+  intervalMs: number;
+  durationMs: number;
+}
+
 /**
  * A queueing system under test. A system implements the scenario kinds it supports; the
  * registry in scenarios.ts pairs them with the profile's parameters.

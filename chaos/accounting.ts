@@ -10,6 +10,11 @@ export interface FaultFigures {
   detail: string;
   /** From the fault's end to the first job completed after it; undefined when none followed. */
   recoveryMs: number | undefined;
+  /**
+   * The slowest worker back at work: among workers that completed jobs both before the fault and
+   * after it, the longest time from the fault's end to their first completion after it.
+   */
+  slowestWorkerMs: number | undefined;
   /** Extra executions whose repeat ran after this fault and before the next one. */
   duplicates: number;
 }
@@ -154,13 +159,21 @@ function faultFigures(
   const completionTimes = [...completions.values()].flat().map((entry) => entry.at);
   completionTimes.sort((a, b) => a - b);
   const repeats = [...completions.values()].flatMap((list) => list.slice(1).map((entry) => entry.at));
+  const all = [...completions.values()].flat();
   return faults.map((fault, index) => {
     const next = faults[index + 1]?.startedAt ?? Number.POSITIVE_INFINITY;
     const firstAfter = completionTimes.find((at) => at >= fault.healedAt);
+    const before = new Set(all.filter((entry) => entry.at < fault.startedAt).map((entry) => entry.pid));
+    const resumed = new Map<number, number>();
+    for (const entry of all) {
+      if (entry.at < fault.healedAt || !before.has(entry.pid)) continue;
+      resumed.set(entry.pid, Math.min(resumed.get(entry.pid) ?? Number.POSITIVE_INFINITY, entry.at));
+    }
     return {
       fault: fault.fault,
       detail: fault.detail,
       recoveryMs: firstAfter === undefined ? undefined : firstAfter - fault.healedAt,
+      slowestWorkerMs: resumed.size === 0 ? undefined : Math.max(...resumed.values()) - fault.healedAt,
       duplicates: repeats.filter((at) => at >= fault.startedAt && at < next).length,
     };
   });

@@ -38,8 +38,9 @@ export class Fleet {
   readonly unexpectedExits: UnexpectedExit[] = [];
   poisonExits = 0;
   /**
-   * Workers that exited at start-up because no server was reachable: documented behaviour
-   * (docs/configuration.md, waitOnFirstConnect) that leaves the restart to the supervisor.
+   * Workers that exited at start-up because NATS or JetStream did not answer (all servers down,
+   * no meta leader yet): documented behaviour (docs/operations.md, "worker failed to start") that
+   * leaves the restart to the supervisor.
    */
   startRefusals = 0;
   starts = 0;
@@ -117,10 +118,7 @@ export class Fleet {
         // Killed by the fault schedule.
       } else if (code === POISON_EXIT_CODE) {
         this.poisonExits++;
-      } else if (
-        code === 1 &&
-        slot.lines.some((line) => line.includes("worker failed to start: cannot connect"))
-      ) {
+      } else if (code === 1 && slot.lines.some((line) => line.includes('"worker failed to start: '))) {
         this.startRefusals++;
       } else if (!this.#stopped) {
         this.unexpectedExits.push({

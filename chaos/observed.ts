@@ -23,7 +23,8 @@ export class DeadLetterReader {
       const { state } = await this.jsm.streams.info(this.stream);
       this.#nextSeq = Math.max(this.#nextSeq, state.first_seq);
       for (; this.#nextSeq <= state.last_seq; this.#nextSeq++) {
-        const msg = await this.jsm.streams.getMessage(this.stream, { seq: this.#nextSeq }).catch(() => null);
+        const msg = await this.jsm.streams.getMessage(this.stream, { seq: this.#nextSeq });
+        // A sequence with no message was deleted; anything else (a timeout) ends this poll.
         if (msg === null) continue;
         this.rows.push({ id: msg.header.get(Header.JobId), reason: msg.header.get(Header.DeadReason) });
       }

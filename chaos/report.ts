@@ -27,7 +27,7 @@ export function renderReport(reports: readonly CaseReport[]): string {
       "lost by server",
       "unexpected",
       "duplicated (extra runs)",
-      "max recovery",
+      "max recovery (slowest worker)",
       "verdict",
     ]),
     row(Array.from({ length: 17 }, () => "---")),
@@ -35,6 +35,7 @@ export function renderReport(reports: readonly CaseReport[]): string {
   for (const report of reports) {
     const a = report.accounting;
     const recoveries = a.faults.map((fault) => fault.recoveryMs ?? 0);
+    const slowest = a.faults.map((fault) => fault.slowestWorkerMs ?? 0);
     lines.push(
       row([
         report.name,
@@ -52,7 +53,9 @@ export function renderReport(reports: readonly CaseReport[]): string {
         a.lostByServer.length === 0 ? 0 : `${a.lostByServer.length} (nats-server ${report.serverVersion})`,
         a.unexpected.length,
         `${a.duplicated.length} (${a.extraExecutions})`,
-        recoveries.length === 0 ? "—" : seconds(Math.max(...recoveries)),
+        recoveries.length === 0
+          ? "—"
+          : `${seconds(Math.max(...recoveries))} (${seconds(Math.max(...slowest))})`,
         report.violations.length === 0 ? "pass" : "FAIL",
       ]),
     );
@@ -61,13 +64,13 @@ export function renderReport(reports: readonly CaseReport[]): string {
     lines.push("", `${report.name} (${report.topology}, seed ${report.seed}):`);
     for (const fault of report.accounting.faults) {
       lines.push(
-        `- ${fault.fault} ${fault.detail}: first completion ${seconds(fault.recoveryMs)} after it ended; ${fault.duplicates} duplicate runs after it`,
+        `- ${fault.fault} ${fault.detail}: first completion ${seconds(fault.recoveryMs)} after it ended, slowest surviving worker back after ${seconds(fault.slowestWorkerMs)}; ${fault.duplicates} duplicate runs after it`,
       );
     }
     const q = report.queue;
     lines.push(
       `- ordinary jobs dead-lettered because every attempt ended with its process: ${report.accounting.collateral.length}`,
-      `- at the end: stream ${q.streamMissing ? "MISSING" : `${q.messages} messages`} (${report.accounting.finishedLeftovers} of finished jobs), consumer pending ${q.numPending}, ack pending ${q.numAckPending}; worker starts ${report.workerStarts}, poison exits ${report.poisonExits}, start-up refusals while no server was up ${report.startRefusals}, unexpected exits ${report.unexpectedExits.length}`,
+      `- at the end: stream ${q.streamMissing ? "MISSING" : `${q.messages} messages`} (${report.accounting.finishedLeftovers} of finished jobs), consumer pending ${q.numPending}, ack pending ${q.numAckPending}; worker starts ${report.workerStarts}, poison exits ${report.poisonExits}, start-up failures while JetStream was unavailable ${report.startRefusals}, unexpected exits ${report.unexpectedExits.length}`,
     );
     for (const problem of report.violations) lines.push(`- VIOLATION: ${problem}`);
     for (const exit of report.unexpectedExits) {

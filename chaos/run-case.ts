@@ -135,6 +135,8 @@ export async function runCase(options: CaseOptions): Promise<CaseReport> {
     for (const step of plan) {
       const wait = startedAt + step.atMs - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      // Faults run one after another; one that ran long pushes the rest past the end: drop them.
+      if (Date.now() - startedAt > options.durationMs) break;
       log(`${options.name}: +${((Date.now() - startedAt) / 1000).toFixed(1)} s ${step.fault}`);
       const record = await injectFault(step.fault, context);
       log(`${options.name}:   ${record.detail} (${record.healedAt - record.startedAt} ms)`);
@@ -146,9 +148,12 @@ export async function runCase(options: CaseOptions): Promise<CaseReport> {
     log(`${options.name}: workload stops; waiting for every enqueue to settle`);
     await system.healthy();
     await workload.stop();
+    log(`${options.name}: enqueues settled; draining`);
     const drainStarted = Date.now();
     const deadLetters = new DeadLetterReader(jsm, admin.subjects.deadLetterStream());
-    await drain(workload, ledger, deadLetters, options.drainTimeoutMs ?? 120_000);
+    await drain(workload, ledger, deadLetters, options.drainTimeoutMs ?? 120_000, (open) =>
+      log(`${options.name}: draining, ${open} acknowledged jobs without an outcome yet`),
+    );
     const drainMs = Date.now() - drainStarted;
     await ledger.caughtUp();
     await deadLetters.poll();
@@ -187,8 +192,15 @@ export async function runCase(options: CaseOptions): Promise<CaseReport> {
 }
 
 /** Waits until every acknowledged job has an outcome in the ledger or the dead-letter stream. */
-async function drain(workload: Workload, ledger: Ledger, deadLetters: DeadLetterReader, timeoutMs: number) {
+async function drain(
+  workload: Workload,
+  ledger: Ledger,
+  deadLetters: DeadLetterReader,
+  timeoutMs: number,
+  progress: (open: number) => void,
+) {
   const deadline = Date.now() + timeoutMs;
+  let reportedAt = Date.now();
   const open = new Set([...workload.records.values()].filter((r) => r.status === "acked").map((r) => r.id));
   let seenLedger = 0;
   let seenDead = 0;
@@ -199,6 +211,11 @@ async function drain(workload: Workload, ledger: Ledger, deadLetters: DeadLetter
       if (entry?.kind === "completed") open.delete(entry.id);
     }
     for (; seenDead < deadLetters.rows.length; seenDead++) open.delete(deadLetters.rows[seenDead]?.id ?? "");
-    if (open.size > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+    if (open.size === 0) break;
+    if (Date.now() - reportedAt >= 10_000) {
+      reportedAt = Date.now();
+      progress(open.size);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -22,6 +22,7 @@ import { buildConsole, type WebConsole } from "./console/console.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
+import { JobStats } from "./metrics/job-stats.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
 import { readControlRecords } from "./status/control-records.ts";
 import { FleetStatusView } from "./status/fleet-status.ts";
@@ -49,6 +50,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let api: ApiServer | undefined;
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
+  let jobStats: JobStats | undefined;
   let client: JetmeshClient | undefined;
   let http: MetricsServer | undefined;
   let webConsole: WebConsole | undefined;
@@ -98,7 +100,9 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         pid: process.pid,
       };
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
-      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
+      jobStats = new JobStats(mesh, stats, replicaId);
+      jobStats.start();
+      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats }), logger);
       api.start();
       if (options.httpPort !== undefined) {
         const routes = [...(options.httpRoutes ?? [])];
@@ -130,6 +134,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     } catch (error) {
       webConsole?.close();
       await api?.stop();
+      jobStats?.stop();
       outcomes?.stop();
       heartbeats?.stop();
       await client?.close();
@@ -139,12 +144,18 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   }
 
   async function startHttp(port: number, metrics: ControlPlaneMetrics, routes: HttpRoute[]): Promise<void> {
-    http = await startMetricsServer(metrics.registry, {
-      port,
-      host: options.httpHost,
-      healthy: () => nc !== undefined && !nc.isClosed(),
-      routes,
-    });
+    try {
+      http = await startMetricsServer(metrics.registry, {
+        port,
+        host: options.httpHost,
+        healthy: () => nc !== undefined && !nc.isClosed(),
+        routes,
+      });
+    } catch (error) {
+      throw new Error(
+        `cannot serve /metrics on port ${port}: ${(error as Error).message}; set JETMESH_CP_HTTP_PORT to a free port, or to 0 to turn the HTTP server off`,
+      );
+    }
     logger.info({ port: http.port, console: webConsole !== undefined }, "serving /metrics and /healthz");
   }
 
@@ -175,6 +186,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     webConsole?.close();
     await api?.stop();
     await ticking;
+    jobStats?.stop();
     outcomes?.stop();
     heartbeats?.stop();
     await client?.close();

@@ -15,6 +15,7 @@ import { unknownQueue } from "../errors.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
 import { walkQueue } from "../jobs/queue-walk.ts";
+import type { JobStats } from "../metrics/job-stats.ts";
 import type { FleetStatusView } from "../status/fleet-status.ts";
 import {
   optionalBoolean,
@@ -31,6 +32,7 @@ export interface HandlerDeps {
   outcomes: OutcomeRecorder;
   client: JetmeshClient;
   replica: ReplicaInfo;
+  jobStats: JobStats;
 }
 
 type Body = Record<string, unknown>;
@@ -73,5 +75,10 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "dlq.patterns": (body) => deadLetterPatterns(ctx, body),
     "dlq.retry": (body) => retryDeadLetters(ctx, body),
     "dlq.purge": (body) => purgeDeadLetters(ctx, body),
+    stats: (body) =>
+      deps.jobStats.report({
+        queue: body.queue === undefined || body.queue === null ? undefined : requireToken(body, "queue"),
+        windowMs: optionalInteger(body, "windowMs", 1, Number.MAX_SAFE_INTEGER),
+      }),
   };
 }

@@ -171,6 +171,60 @@ export interface WaitingJob {
   attempt: number;
 }
 
+// ---------------------------------------------------------------- job statistics
+
+export interface OutcomeCounts {
+  completed: number;
+  /** Failed attempts (a job retried twice and then completed counts 2). */
+  failed: number;
+  /** Failed attempts scheduled for another attempt. */
+  retried: number;
+  /** Jobs dead-lettered. */
+  dead: number;
+  cancelled: number;
+}
+
+export interface Distribution {
+  /** How many values the percentiles come from. */
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface OutcomeSummary extends OutcomeCounts {
+  /** Failed attempts / finished attempts (completed + failed); null when none finished. */
+  errorRate: number | null;
+  /** Run time of attempts that ended (completed, failed, cancelled), in ms. */
+  durationMs: Distribution | null;
+  /** Enqueue to start of first attempts, in ms. */
+  waitMs: Distribution | null;
+  /** The most frequent error classes of failed attempts (at most 10), most frequent first. */
+  errorClasses: { errorClass: string; count: number }[];
+}
+
+export interface QueueJobStats {
+  queue: string;
+  /** Jobs waiting to be handed to a worker now; null when the queue's stream is gone. */
+  pending: number | null;
+  /** Change of pending per second over the replica's rate window; null until it has two samples. */
+  pendingGrowthPerSec: number | null;
+  /** Every job name of the queue together. */
+  total: OutcomeSummary;
+  /** Per job name that had events in the window. */
+  jobs: ({ name: string } & OutcomeSummary)[];
+}
+
+export interface StatsReport {
+  at: number;
+  replicaId: string;
+  windowMs: number;
+  /** How much of the window this replica saw (less than windowMs for a replica younger than it). */
+  coveredMs: number;
+  queues: QueueJobStats[];
+}
+
 // ---------------------------------------------------------------- dead letters
 
 export interface DeadLetterFilter {
@@ -332,6 +386,7 @@ export interface ApiSpec {
     request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
     reply: DeadLetterPurgeResult;
   };
+  stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -357,4 +412,5 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "dlq.patterns",
   "dlq.retry",
   "dlq.purge",
+  "stats",
 ];

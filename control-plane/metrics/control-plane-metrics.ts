@@ -13,7 +13,11 @@ const LIVENESS: readonly Liveness[] = ["alive", "late", "gone"];
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
 
-  constructor(sources: { stats: QueueStats; heartbeats: HeartbeatAggregator; now?: () => number }) {
+  constructor(sources: {
+    stats: Pick<QueueStats, "latest">;
+    heartbeats: Pick<HeartbeatAggregator, "workers">;
+    now?: () => number;
+  }) {
     const now = sources.now ?? Date.now;
     const registers = [this.registry];
     const queueGauge = (name: string, help: string, value: (queue: QueueSnapshot) => number) =>

@@ -50,6 +50,18 @@ test("serves /metrics, /healthz and extra routes on the port it reports", async 
   await assert.rejects(fetch(`http://127.0.0.1:${service.httpPort}/healthz`));
 });
 
+test("a port in use fails the start with what to do", async () => {
+  const first = await startControlPlane(mesh.server.url, { httpPort: 0, httpHost: "127.0.0.1" });
+  try {
+    await assert.rejects(
+      startControlPlane(mesh.server.url, { httpPort: first.httpPort, httpHost: "127.0.0.1" }),
+      /cannot serve \/metrics on port \d+: .*EADDRINUSE.*set JETMESH_CP_HTTP_PORT to a free port, or to 0/,
+    );
+  } finally {
+    await first.stop();
+  }
+});
+
 test("an in-process control plane has no HTTP server unless given a port", async () => {
   const service = await startControlPlane(mesh.server.url);
   try {
