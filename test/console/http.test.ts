@@ -240,7 +240,7 @@ test("dead letters show redacted payloads and headers, trace links, and failure 
   assert.equal(missing.status, 404);
 });
 
-test("error rates and live failure classes come from the lifecycle events as they pass", async () => {
+test("error rates and failure classes of failed attempts come from the stats endpoint", async () => {
   const queue = uniqueName("events");
   await bundle.mesh.client.queues.declare(queue);
   const event = (type: string, fields: Record<string, unknown> = {}) =>
@@ -258,9 +258,11 @@ test("error rates and live failure classes come from the lifecycle events as the
       }),
     );
   for (let i = 0; i < 3; i++) event("completed", { durationMs: 5 });
-  event("failed", { error: { class: "UpstreamDown", message: "upstream 503", kind: "handler" } });
+  event("failed", {
+    durationMs: 5,
+    error: { class: "UpstreamDown", message: "upstream 503", kind: "handler" },
+  });
   await bundle.mesh.nc.flush();
-  // Rates count whole seconds: wait until the second the events fell in is over.
   const row = await waitFor(async () => {
     const overview = await view<{ queues: { queue: string; errorRate: number | null }[] }>(
       `api/overview?q=${queue}`,
@@ -269,12 +271,23 @@ test("error rates and live failure classes come from the lifecycle events as the
     return found?.errorRate !== null ? found : undefined;
   }, "the error rate");
   assert.equal(row.errorRate, 0.25);
-  const failures = await view<{
-    live: { queue: string; errorClass: string; total: number; lastMessage: string }[];
-  }>("api/failures");
+  const failures = await waitFor(async () => {
+    const data = await view<{
+      live: { queue: string; errorClass: string; last5m: number; last30m: number; names: string[] }[];
+    }>("api/failures");
+    const mine = data.live.filter((p) => p.queue === queue);
+    return mine.length > 0 ? mine : undefined;
+  }, "the failure class");
   assert.deepEqual(
-    failures.live.filter((p) => p.queue === queue).map((p) => [p.errorClass, p.total, p.lastMessage]),
-    [["UpstreamDown", 1, "upstream 503"]],
+    failures.map((p) => [p.errorClass, p.last5m, p.last30m, p.names]),
+    [["UpstreamDown", 1, 1, ["sync"]]],
+  );
+  const detail = await view<{ jobs: { name: string; completed: number; failed: number }[] }>(
+    `api/queue?queue=${queue}`,
+  );
+  assert.deepEqual(
+    detail.jobs.map((job) => [job.name, job.completed, job.failed]),
+    [["sync", 3, 1]],
   );
 });
 
