@@ -29,6 +29,12 @@ export interface ControlPlaneOptions {
   outcomesMaxBytes?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
   replicas?: number;
+  /** Run the scheduler (delayed jobs, long retries, recurring schedules) when this replica holds its lease. @default true */
+  scheduler?: boolean;
+  /** Pause between two scheduler passes over what is due. @default 200 */
+  schedulerTickMs?: number;
+  /** How long a silent active scheduler keeps its lease before another replica takes over. @default 3000 */
+  schedulerLeaseMs?: number;
   logger?: Logger;
 }
 
@@ -43,6 +49,9 @@ export const CONTROL_PLANE_DEFAULTS = {
   outcomesMaxBytes: 64 * 1024 * 1024,
   replicas: 1,
   outcomesMaxInFlight: 1024,
+  scheduler: true,
+  schedulerTickMs: 200,
+  schedulerLeaseMs: 3000,
 } as const;
 
 export class ControlPlaneConfigError extends Error {
@@ -74,13 +83,20 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     outcomesTtlMs: "JETMESH_CP_OUTCOMES_TTL_MS",
     outcomesMaxBytes: "JETMESH_CP_OUTCOMES_MAX_BYTES",
     replicas: "JETMESH_CP_REPLICAS",
+    schedulerTickMs: "JETMESH_CP_SCHEDULER_TICK_MS",
+    schedulerLeaseMs: "JETMESH_CP_SCHEDULER_LEASE_MS",
   } as const;
   for (const [field, key] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
     const value = positive(env, key);
     if (value !== undefined) options[field] = value;
   }
   const outcomes = env.JETMESH_CP_RECORD_OUTCOMES;
-  if (outcomes !== undefined && outcomes !== "")
-    options.recordOutcomes = !["0", "false", "off", "no"].includes(outcomes.toLowerCase());
+  if (outcomes !== undefined && outcomes !== "") options.recordOutcomes = !isOff(outcomes);
+  const scheduler = env.JETMESH_CP_SCHEDULER;
+  if (scheduler !== undefined && scheduler !== "") options.scheduler = !isOff(scheduler);
   return options;
+}
+
+function isOff(value: string): boolean {
+  return ["0", "false", "off", "no"].includes(value.toLowerCase());
 }

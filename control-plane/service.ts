@@ -18,6 +18,7 @@ import type { CommandContext } from "./commands/context.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 import { readControlRecords } from "./status/control-records.ts";
 import { FleetStatusView } from "./status/fleet-status.ts";
 import { HeartbeatAggregator } from "./status/heartbeat-aggregator.ts";
@@ -27,8 +28,11 @@ export interface ControlPlane {
   readonly replicaId: string;
   /** Connects (unless given a connection), loads the fleet's state and starts answering. */
   start(): Promise<void>;
-  /** Stops answering, finishes requests in flight, closes the connection it opened. */
-  stop(): Promise<void>;
+  /**
+   * Stops answering, finishes requests in flight, closes the connection it opened. `release:
+   * false` keeps the scheduler lease, as a crash would (another replica waits it out).
+   */
+  stop(options?: { release?: boolean }): Promise<void>;
   /** Answers one API request in-process, exactly as over NATS. */
   call(endpoint: string, body?: unknown): Promise<ApiReply<unknown>>;
 }
@@ -43,6 +47,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
   let client: JetmeshClient | undefined;
+  let scheduler: Scheduler | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -88,8 +93,17 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         host: hostname(),
         pid: process.pid,
       };
+      if (settings.scheduler) {
+        scheduler = new Scheduler(mesh, client, logger, {
+          replicaId,
+          tickMs: settings.schedulerTickMs,
+          leaseMs: settings.schedulerLeaseMs,
+          replicas: settings.replicas,
+        });
+        await scheduler.start();
+      }
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
-      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
+      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica, scheduler }), logger);
       api.start();
       const tick = () => {
         ticking = ticking
@@ -128,9 +142,10 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     }
   }
 
-  async function stop(): Promise<void> {
+  async function stop({ release = true }: { release?: boolean } = {}): Promise<void> {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
+    await scheduler?.stop({ release });
     await api?.stop();
     await ticking;
     outcomes?.stop();

@@ -14,6 +14,8 @@ import { unknownQueue } from "../errors.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
 import { walkQueue } from "../jobs/queue-walk.ts";
+import { scheduleEndpoints } from "../scheduler/endpoints.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { FleetStatusView } from "../status/fleet-status.ts";
 import {
   optionalBoolean,
@@ -30,6 +32,8 @@ export interface HandlerDeps {
   outcomes: OutcomeRecorder;
   client: JetmeshClient;
   replica: ReplicaInfo;
+  /** Absent when this replica runs no scheduler. */
+  scheduler?: Scheduler | undefined;
 }
 
 type Body = Record<string, unknown>;
@@ -71,5 +75,6 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "dlq.get": (body) => getDeadLetter(ctx, body),
     "dlq.retry": (body) => retryDeadLetters(ctx, body),
     "dlq.purge": (body) => purgeDeadLetters(ctx, body),
+    ...scheduleEndpoints(ctx, deps.client, deps.scheduler),
   };
 }

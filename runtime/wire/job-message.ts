@@ -15,6 +15,8 @@ export interface JobMessageOptions {
   maxAttempts?: number;
   timeoutMs?: number;
   enqueuedAt?: number;
+  /** When the job is due (ms since epoch); absent for a job that may run at once. */
+  dueAt?: number;
   /** Extra headers, e.g. W3C trace context. */
   extraHeaders?: Record<string, string>;
 }
@@ -25,6 +27,7 @@ export function buildJobHeaders(options: JobMessageOptions): MsgHdrs {
   h.set(Header.JobId, options.jobId);
   h.set(Header.ContentType, contentTypeOf(options.encoding));
   h.set(Header.EnqueuedAt, String(options.enqueuedAt ?? Date.now()));
+  if (options.dueAt !== undefined) h.set(Header.DueAt, String(options.dueAt));
   if (options.attempt !== undefined && options.attempt !== 1) h.set(Header.Attempt, String(options.attempt));
   if (options.maxAttempts !== undefined) h.set(Header.MaxAttempts, String(options.maxAttempts));
   if (options.timeoutMs !== undefined) h.set(Header.TimeoutMs, String(options.timeoutMs));
@@ -50,6 +53,8 @@ export interface JobEnvelope {
   timeoutMs: number | undefined;
   /** When the job was enqueued (ms since epoch), when the producer said so. */
   enqueuedAt: number | undefined;
+  /** When the job was due (ms since epoch), for a delayed job; its queue wait counts from here. */
+  dueAt: number | undefined;
   contentType: string | undefined;
   traceParent: string | undefined;
   traceState: string | undefined;
@@ -102,6 +107,7 @@ export function readEnvelope(input: {
     readHeader(h, Header.JobId) ?? readHeader(h, Header.MsgId) ?? `${input.queue}-${input.streamSequence}`;
   const firstAttempt = positiveInteger(h, Header.Attempt) ?? 1;
   const enqueuedAt = readHeader(h, Header.EnqueuedAt);
+  const dueAt = readHeader(h, Header.DueAt);
   return {
     id,
     queue: input.queue,
@@ -109,11 +115,17 @@ export function readEnvelope(input: {
     attempt: firstAttempt + input.deliveryCount - 1,
     maxAttempts: positiveInteger(h, Header.MaxAttempts),
     timeoutMs: positiveInteger(h, Header.TimeoutMs),
-    enqueuedAt: enqueuedAt === undefined || !/^\d+$/.test(enqueuedAt) ? undefined : Number(enqueuedAt),
+    enqueuedAt: epochMs(enqueuedAt),
+    dueAt: epochMs(dueAt),
     contentType: readHeader(h, Header.ContentType),
     traceParent: readHeader(h, Header.TraceParent),
     traceState: readHeader(h, Header.TraceState),
   };
+}
+
+/** A time header: decimal ms since the epoch; any other value is ignored (not an error). */
+export function epochMs(raw: string | undefined): number | undefined {
+  return raw === undefined || !/^\d{1,16}$/.test(raw) ? undefined : Number(raw);
 }
 
 /** Decodes a job payload, enforcing the size limit first. */

@@ -40,6 +40,40 @@ export class Subjects {
     return `${this.prefix}.dlq.${queue}.>`;
   }
 
+  /**
+   * `<prefix>.delayed.<minute>.<second>.<queue>.<name…>`: a delayed job in the delay store, filed
+   * under its due time (whole minutes and seconds since the epoch) so the scheduler can read it
+   * one second at a time and skip empty minutes (docs/scheduling.md).
+   */
+  delayed(dueAt: number, queue: string, name: string): string {
+    const second = Math.floor(dueAt / 1000);
+    return `${this.prefix}.delayed.${Math.floor(second / 60)}.${second}.${queue}.${name}`;
+  }
+
+  /** The delayed jobs due within one second (`second` counted from the epoch). */
+  delayedSecondFilter(second: number): string {
+    return `${this.prefix}.delayed.${Math.floor(second / 60)}.${second}.>`;
+  }
+
+  /** The delayed jobs due within one minute (`minute` counted from the epoch). */
+  delayedMinuteFilter(minute: number): string {
+    return `${this.prefix}.delayed.${minute}.>`;
+  }
+
+  /** Splits a delay-store subject into its due second, queue and job name. */
+  parseDelayed(subject: string): { second: number; queue: string; name: string } | undefined {
+    const head = `${this.prefix}.delayed.`;
+    if (!subject.startsWith(head)) return undefined;
+    const [, second, queue, ...name] = subject.slice(head.length).split(".");
+    if (second === undefined || !/^\d+$/.test(second) || !queue || name.length === 0) return undefined;
+    return { second: Number(second), queue, name: name.join(".") };
+  }
+
+  /** The delay store: one stream for the delayed jobs and long retries of every queue. */
+  delayedStream(): string {
+    return `${this.prefix}_delayed`;
+  }
+
   /** `<prefix>.evt.<queue>.<event>`: lifecycle events for live listeners (core NATS, not stored). */
   event(queue: string, type: LifecycleEventType): string {
     return `${this.prefix}.evt.${queue}.${type}`;

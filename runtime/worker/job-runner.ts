@@ -21,6 +21,7 @@ import type { Subjects } from "../wire/subjects.ts";
 import type { AttemptLog, AttemptRecord } from "./attempt-log.ts";
 import { deadLetter } from "./dead-letter.ts";
 import { DEFAULT_JOB_TIMEOUT_MS, type JobContext, type JobDefinition } from "./define-job.ts";
+import { deferUntilDue, isEarly, retryAfter } from "./delayed-retry.ts";
 import { AbortReason, type DeadReason, describeFailure, type FailureRecord } from "./failure.ts";
 import { handBack } from "./hand-back.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
@@ -87,6 +88,7 @@ export class JobRunner {
       );
     }
     if (this.options.isCancelled(jobKey(envelope.id))) return this.#cancel(msg, envelope);
+    if (isEarly(envelope)) return deferUntilDue(this.options, msg, envelope);
     const definition = jobs.get(envelope.name);
     if (definition === undefined) {
       const error = new JetmeshError(
@@ -129,12 +131,14 @@ export class JobRunner {
       ),
     );
     const timeoutMs = envelope.timeoutMs ?? definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
+    // A delayed job waits in its queue from its due time, not from its enqueue.
+    const waitingSince = envelope.dueAt ?? envelope.enqueuedAt;
     const timer = setTimeout(
       () => control.abort(new AbortReason("timeout", `job exceeded its timeout of ${timeoutMs} ms`)),
       timeoutMs,
     );
     events.publish("started", envelope, {
-      waitMs: envelope.enqueuedAt === undefined ? undefined : startedAt - envelope.enqueuedAt,
+      waitMs: waitingSince === undefined ? undefined : startedAt - waitingSince,
     });
     const attemptSpan = startAttemptSpan(envelope, msg.subject);
     const context = this.#context(envelope, maxAttempts, job, attemptSpan);
@@ -205,7 +209,7 @@ export class JobRunner {
       return;
     }
     const delayMs = retryDelayMs(definition.backoff ?? DEFAULT_BACKOFF, envelope.attempt, settled.error);
-    msg.nak(delayMs);
+    await retryAfter(this.options, msg, envelope, delayMs);
     events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
   }
 
@@ -392,6 +396,7 @@ function fallbackEnvelope(
     maxAttempts: undefined,
     timeoutMs: undefined,
     enqueuedAt: undefined,
+    dueAt: undefined,
     contentType: undefined,
     traceParent: undefined,
     traceState: undefined,
