@@ -170,7 +170,10 @@ function cronOf(rule: { cron: string; timezone?: string }): Cron {
   try {
     return new Cron(rule.cron, { timezone, paused: true });
   } catch (error) {
-    const detail = (error as Error).message.replace(/^CronPattern: /, "");
+    // croner counts months from 0 inside and reports them so: give the month as written.
+    const detail = (error as Error).message
+      .replace(/^CronPattern: /, "")
+      .replace(/month: (\d+)/, (_, month: string) => `month: ${Number(month) + 1}`);
     throw new InvalidScheduleError(`cron expression "${rule.cron}" is invalid: ${detail}`);
   }
 }
