@@ -1,11 +1,17 @@
-// Helpers for the scheduling tests: the jobs a queue holds, read without consuming them.
+// Helpers for the scheduling tests: the jobs a queue holds, read without consuming them, and
+// control planes run as processes.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { waitFor } from "../support/harness.ts";
 
 export interface QueuedJob {
   jobId: string;
   subject: string;
   dueAt: number | undefined;
   scheduleId: string | undefined;
+  /** When the queue stored it (ms since epoch). */
+  storedAt: number;
 }
 
 /** Every job stored in a queue stream, in stream order (nothing consumes them in these tests). */
@@ -21,7 +27,59 @@ export async function queuedJobs(jsm: JetStreamManager, stream: string): Promise
       subject: msg.subject,
       dueAt: due === "" ? undefined : Number(due),
       scheduleId: msg.header.get("Jetmesh-Schedule-Id") || undefined,
+      storedAt: msg.time.getTime(),
     });
   }
   return jobs;
+}
+
+/** A control plane started as its own process (control-plane/main.ts), so a test can kill -9 it. */
+export class ControlPlaneProcess {
+  readonly lines: string[] = [];
+  readonly exited: Promise<unknown>;
+
+  private constructor(
+    readonly replicaId: string,
+    readonly child: ChildProcess,
+  ) {
+    let buffered = "";
+    const collect = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const parts = buffered.split("\n");
+      buffered = parts.pop() ?? "";
+      this.lines.push(...parts.filter(Boolean));
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    this.exited = once(child, "exit");
+  }
+
+  static async start(
+    url: string,
+    replicaId: string,
+    env: Record<string, string> = {},
+  ): Promise<ControlPlaneProcess> {
+    const child = spawn(process.execPath, ["--import", "tsx", "control-plane/main.ts"], {
+      env: {
+        ...process.env,
+        NATS_URL: url,
+        JETMESH_CP_REPLICA_ID: replicaId,
+        JETMESH_LOG_LEVEL: "info",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const cp = new ControlPlaneProcess(replicaId, child);
+    await waitFor(() => {
+      if (cp.lines.some((line) => line.includes('"control plane started"'))) return true;
+      if (child.exitCode !== null) throw new Error(`control plane exited early:\n${cp.lines.join("\n")}`);
+      return false;
+    }, `control plane ${replicaId} to start`);
+    return cp;
+  }
+
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    await this.exited;
+  }
 }
