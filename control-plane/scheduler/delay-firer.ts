@@ -1,7 +1,8 @@
 // Moves delayed jobs from the delay store to their queues when they are due. The store files
-// each job under its due second; the firer walks seconds in order from a cursor kept in KV,
-// reads one second's jobs at a time (never the whole store), publishes the due ones to their
-// queues in due order with their own Nats-Msg-Id, and deletes each one once its queue has it.
+// each job under its due second (one literal subject per second); the firer walks seconds in
+// order from a cursor kept in KV, reads one second's jobs at a time (never the whole store),
+// publishes the due ones to their queues in due order with their own Nats-Msg-Id, and deletes
+// each one once its queue has it.
 // Two firers overlapping (a lease handover) publish a job twice under one id: JetStream keeps one.
 import { AckPolicy, DeliverPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
@@ -22,7 +23,8 @@ export interface DelayFirerOptions {
 
 interface StoredJob {
   seq: number;
-  queue: string;
+  /** Undefined when the Jetmesh-Subject header is missing or names no job subject of this mesh. */
+  queue: string | undefined;
   name: string;
   dueAt: number;
   data: Uint8Array;
@@ -85,12 +87,14 @@ export class DelayFirer {
     now: number,
     active: () => boolean,
   ): Promise<{ fired: number; remaining: number }> {
-    const filter = this.mesh.subjects.delayedSecondFilter(second);
+    const subject = this.mesh.subjects.delayedSecond(second);
     let fired = 0;
     for (;;) {
-      const pending = await this.#count(filter);
-      if (pending === 0 || !active()) return { fired, remaining: pending };
-      const jobs = await this.#read(filter, Math.min(pending, this.options.batchSize), second);
+      // One lookup in the server's per-subject index: most seconds have no job.
+      // Stopped early: the second counts as not done, so the cursor stays on it.
+      if (!active()) return { fired, remaining: Number.NaN };
+      if (!(await this.#holdsAny(subject))) return { fired, remaining: 0 };
+      const { jobs, pending } = await this.#read(subject, second);
       const due = jobs.filter((job) => job.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || a.seq - b.seq);
       const moved = await this.#fire(due);
       fired += moved;
@@ -107,7 +111,12 @@ export class DelayFirer {
       const window = jobs.slice(start, start + PUBLISH_WINDOW);
       const outcomes = await Promise.allSettled(
         window.map((job) =>
-          js.publish(subjects.job(job.queue, job.name), job.data, { headers: job.headers, msgID: job.msgId }),
+          job.queue === undefined
+            ? Promise.reject(new Error("no valid Jetmesh-Subject header"))
+            : js.publish(subjects.job(job.queue, job.name), job.data, {
+                headers: job.headers,
+                msgID: job.msgId,
+              }),
         ),
       );
       const done: StoredJob[] = [];
@@ -125,61 +134,73 @@ export class DelayFirer {
   }
 
   /**
-   * A job whose queue no longer exists would block its second forever: it goes to the
-   * dead-letter stream with the reason. Any other failure (no stream leader right now) is retried.
+   * A job without a queue to go to would block its second forever: it goes to the dead-letter
+   * stream with the reason. Any other failure (no stream leader right now) is retried.
    */
   async #deadLetterIfQueueGone(job: StoredJob, error: unknown): Promise<boolean> {
     const { js, subjects } = this.mesh;
-    if (await this.mesh.streamExists(subjects.queueStream(job.queue))) {
+    if (job.queue !== undefined && (await this.mesh.streamExists(subjects.queueStream(job.queue)))) {
       this.logger.warn(
         { err: error, jobId: job.msgId, queue: job.queue },
         "could not fire a delayed job; retrying",
       );
       return false;
     }
+    const [reason, message] =
+      job.queue === undefined
+        ? [
+            "invalid-subject",
+            "the delayed job has no Jetmesh-Subject header naming a job subject of this mesh",
+          ]
+        : ["queue-not-found", `queue "${job.queue}" does not exist (its delayed job came due)`];
     const h = createHeaders();
     for (const [key, values] of job.headers) for (const value of values) h.append(key, value);
-    h.set(Header.DeadReason, "queue-not-found");
-    h.set(Header.ErrorClass, "QueueNotFoundError");
-    h.set(Header.ErrorMessage, `queue "${job.queue}" does not exist (its delayed job came due)`);
+    h.set(Header.DeadReason, reason);
+    h.set(Header.ErrorClass, job.queue === undefined ? "DecodeError" : "QueueNotFoundError");
+    h.set(Header.ErrorMessage, message);
     h.set(Header.FailedAt, String(Date.now()));
-    h.set(Header.OriginalSubject, subjects.delayed(job.dueAt, job.queue, job.name));
-    await js.publish(subjects.deadLetter(job.queue, job.name), job.data, {
-      headers: h,
-      msgID: `${job.msgId}:dead`,
-    });
-    this.logger.warn({ jobId: job.msgId, queue: job.queue }, "delayed job dead-lettered: its queue is gone");
+    h.set(Header.OriginalSubject, subjects.delayed(job.dueAt));
+    // A job without a valid queue is kept under the queue token "delayed", named by the reason.
+    const deadSubject =
+      job.queue === undefined
+        ? subjects.deadLetter("delayed", reason)
+        : subjects.deadLetter(job.queue, job.name);
+    await js.publish(deadSubject, job.data, { headers: h, msgID: `${job.msgId}:dead` });
+    this.logger.warn({ jobId: job.msgId, queue: job.queue, reason }, "delayed job dead-lettered");
     return true;
   }
 
-  /** Reads up to `max` jobs of one filter through a short-lived consumer that acknowledges nothing. */
-  async #read(filter: string, max: number, second: number): Promise<StoredJob[]> {
+  /**
+   * Reads a second's jobs (at most a batch) through a short-lived consumer that acknowledges
+   * nothing; `pending` is how many the second holds in all.
+   */
+  async #read(subject: string, second: number): Promise<{ jobs: StoredJob[]; pending: number }> {
     const { js, jsm, subjects } = this.mesh;
     const stream = subjects.delayedStream();
     const info = await jsm.consumers.add(stream, {
-      filter_subject: filter,
+      filter_subject: subject,
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.All,
       mem_storage: true,
       inactive_threshold: nanos(30_000),
     });
     const jobs: StoredJob[] = [];
+    const max = Math.min(info.num_pending, this.options.batchSize);
     try {
+      if (max === 0) return { jobs, pending: 0 };
       const consumer = await js.consumers.get(stream, info.name);
       const messages = await consumer.fetch({ max_messages: max, expires: 5000 });
       for await (const msg of messages) {
-        const job = this.#stored(msg, second);
-        if (job !== undefined) jobs.push(job);
+        jobs.push(this.#stored(msg, second));
         if (jobs.length >= max) break;
       }
     } finally {
       await jsm.consumers.delete(stream, info.name).catch(() => {});
     }
-    return jobs;
+    return { jobs, pending: info.num_pending };
   }
 
-  #stored(msg: JsMsg, second: number): StoredJob | undefined {
-    const place = this.mesh.subjects.parseDelayed(msg.subject);
+  #stored(msg: JsMsg, second: number): StoredJob {
     let headers: MsgHdrs;
     try {
       headers = msg.headers ?? createHeaders();
@@ -188,21 +209,31 @@ export class DelayFirer {
       this.logger.warn({ err: error, seq: msg.seq }, "unreadable headers on a delayed job");
       headers = createHeaders();
     }
-    if (place === undefined) return undefined;
     const header = (name: string) => headers.get(name) || undefined;
+    const target = this.mesh.subjects.parseJob(header(Header.Subject) ?? "");
+    // The queue subject travels in the job's headers only while it waits.
+    headers.delete(Header.Subject);
     const due = Number(header(Header.DueAt));
     // The second it is filed under bounds its due time: a later header cannot hold it back.
     const latest = second * 1000 + 999;
     return {
       seq: msg.seq,
-      queue: place.queue,
-      name: place.name,
+      queue: target?.queue,
+      name: target?.name ?? "",
       dueAt: Number.isSafeInteger(due) && due > 0 ? Math.min(due, latest) : second * 1000,
       data: msg.data,
       headers,
       msgId:
         header(Header.MsgId) ?? header(Header.JobId) ?? `${this.mesh.subjects.delayedStream()}-${msg.seq}`,
     };
+  }
+
+  async #holdsAny(subject: string): Promise<boolean> {
+    const first = await this.mesh.jsm.direct.getMessage(this.mesh.subjects.delayedStream(), {
+      next_by_subj: subject,
+      seq: 0,
+    });
+    return first !== null;
   }
 
   async #count(filter: string): Promise<number> {
@@ -229,7 +260,7 @@ export class DelayFirer {
     });
     let earliest = nowSecond;
     for (const subject of Object.keys(info.state.subjects ?? {})) {
-      const second = this.mesh.subjects.parseDelayed(subject)?.second;
+      const second = this.mesh.subjects.parseDelayed(subject);
       if (second !== undefined && second < earliest) earliest = second;
     }
     return earliest;

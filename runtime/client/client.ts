@@ -144,7 +144,8 @@ export class JetmeshClient {
     const { subject, jobId, data, headers, dueAt } = this.#prepare({ queue, name, payload, options });
     const delayed = dueAt !== undefined && dueAt > Date.now();
     if (delayed) await this.#assertDeclared(queue);
-    const target = delayed ? this.subjects.delayed(dueAt, queue, name) : subject;
+    if (delayed) headers.set(Header.Subject, subject);
+    const target = delayed ? this.subjects.delayed(dueAt) : subject;
     const { span, headers: traceHeaders } = startEnqueueSpan(queue, name, jobId, subject);
     for (const [key, value] of Object.entries(traceHeaders)) headers.set(key, value);
     let ack: PubAck;
@@ -248,6 +249,7 @@ const RESERVED_HEADERS = new Set(
     Header.TimeoutMs,
     Header.EnqueuedAt,
     Header.DueAt,
+    Header.Subject,
   ].map((name) => name.toLowerCase()),
 );
 

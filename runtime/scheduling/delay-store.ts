@@ -19,10 +19,11 @@ export interface DelayedJob {
   timeoutMs?: number;
 }
 
-/** Files a job under its due time. */
+/** Files a job under its due time, naming the queue subject it goes to. */
 export function storeDelayed(js: JetStreamClient, subjects: Subjects, job: DelayedJob): Promise<PubAck> {
   job.headers.set(Header.DueAt, String(job.dueAt));
-  return js.publish(subjects.delayed(job.dueAt, job.queue, job.name), job.data, {
+  job.headers.set(Header.Subject, subjects.job(job.queue, job.name));
+  return js.publish(subjects.delayed(job.dueAt), job.data, {
     headers: job.headers,
     msgID: job.msgId,
     ...(job.timeoutMs === undefined ? {} : { timeout: job.timeoutMs }),

@@ -17,6 +17,8 @@ export const Header = {
   EnqueuedAt: "Jetmesh-Enqueued-At",
   /** Milliseconds since the Unix epoch before which the job must not start (a delayed job). */
   DueAt: "Jetmesh-Due-At",
+  /** On a job in the delay store: the queue subject it goes to when it is due. */
+  Subject: "Jetmesh-Subject",
   /** The recurring schedule that fired the job. */
   ScheduleId: "Jetmesh-Schedule-Id",
   TraceParent: "traceparent",

@@ -41,32 +41,32 @@ export class Subjects {
   }
 
   /**
-   * `<prefix>.delayed.<minute>.<second>.<queue>.<name…>`: a delayed job in the delay store, filed
-   * under its due time (whole minutes and seconds since the epoch) so the scheduler can read it
-   * one second at a time and skip empty minutes (docs/scheduling.md).
+   * `<prefix>.delayed.<minute>.<second>`: where a delayed job waits in the delay store, filed under
+   * its due time (whole minutes and seconds since the epoch); its queue subject is in the
+   * Jetmesh-Subject header. One literal subject per second lets the scheduler find a second's
+   * jobs through the server's per-subject index, and the minute token lets it skip empty minutes
+   * (docs/scheduling.md).
    */
-  delayed(dueAt: number, queue: string, name: string): string {
-    const second = Math.floor(dueAt / 1000);
-    return `${this.prefix}.delayed.${Math.floor(second / 60)}.${second}.${queue}.${name}`;
+  delayed(dueAt: number): string {
+    return this.delayedSecond(Math.floor(dueAt / 1000));
   }
 
-  /** The delayed jobs due within one second (`second` counted from the epoch). */
-  delayedSecondFilter(second: number): string {
-    return `${this.prefix}.delayed.${Math.floor(second / 60)}.${second}.>`;
+  /** The subject of the delayed jobs due within one second (`second` counted from the epoch). */
+  delayedSecond(second: number): string {
+    return `${this.prefix}.delayed.${Math.floor(second / 60)}.${second}`;
   }
 
   /** The delayed jobs due within one minute (`minute` counted from the epoch). */
   delayedMinuteFilter(minute: number): string {
-    return `${this.prefix}.delayed.${minute}.>`;
+    return `${this.prefix}.delayed.${minute}.*`;
   }
 
-  /** Splits a delay-store subject into its due second, queue and job name. */
-  parseDelayed(subject: string): { second: number; queue: string; name: string } | undefined {
+  /** The due second a delay-store subject files its jobs under. */
+  parseDelayed(subject: string): number | undefined {
     const head = `${this.prefix}.delayed.`;
     if (!subject.startsWith(head)) return undefined;
-    const [, second, queue, ...name] = subject.slice(head.length).split(".");
-    if (second === undefined || !/^\d+$/.test(second) || !queue || name.length === 0) return undefined;
-    return { second: Number(second), queue, name: name.join(".") };
+    const second = subject.slice(head.length).split(".")[1];
+    return second !== undefined && /^\d+$/.test(second) ? Number(second) : undefined;
   }
 
   /** The delay store: one stream for the delayed jobs and long retries of every queue. */

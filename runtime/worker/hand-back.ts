@@ -35,4 +35,6 @@ export function carriedHeaders(msg: Delivery, jobId: string, attempt: number): M
   return h;
 }
 
-const REPLACED = new Set([Header.Attempt, Header.MsgId, Header.DueAt].map((name) => name.toLowerCase()));
+const REPLACED = new Set(
+  [Header.Attempt, Header.MsgId, Header.DueAt, Header.Subject].map((name) => name.toLowerCase()),
+);

@@ -3,9 +3,18 @@
 // the lease waits in the delay store, holding no ack-pending slot, and runs when due.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { jetstream } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { defineJob, Worker } from "../../runtime/index.ts";
 import { call, quietLogger, startControlPlane } from "../control-plane/support.ts";
-import { collectEvents, type MeshBundle, setupMesh, uniqueName, waitFor } from "../support/harness.ts";
+import {
+  collectEvents,
+  deadLetters,
+  type MeshBundle,
+  setupMesh,
+  uniqueName,
+  waitFor,
+} from "../support/harness.ts";
 
 interface Run {
   jobId: string;
@@ -131,6 +140,43 @@ test("a retry delay longer than the lease waits in the delay store without an ac
     );
     assert.ok(retry.at >= (failedAt.get(jobId) as number) + 5000, "the retry waited its backoff");
     assert.equal(runs.filter((run) => run.jobId === jobId).length, 2, "two attempts in all");
+  } finally {
+    await cp.stop();
+  }
+});
+
+test("any NATS client can delay a job: into the delay store, or into its queue with a due time", async () => {
+  const cp = await startControlPlane(mesh.server.url);
+  try {
+    const js = jetstream(mesh.nc);
+    const dueAt = Date.now() + 2500;
+    const second = Math.floor(dueAt / 1000);
+    const stored = natsHeaders();
+    stored.set("Jetmesh-Job-Id", "foreign-store-1");
+    stored.set("Jetmesh-Due-At", String(dueAt));
+    stored.set("Jetmesh-Subject", `jetmesh.q.${mesh.queue}.record`);
+    stored.set("Content-Type", "application/json");
+    await js.publish(`jetmesh.delayed.${Math.floor(second / 60)}.${second}`, "{}", {
+      headers: stored,
+      msgID: "foreign-store-1",
+    });
+    const early = natsHeaders();
+    early.set("Jetmesh-Job-Id", "foreign-queue-1");
+    early.set("Jetmesh-Due-At", String(dueAt));
+    await js.publish(`jetmesh.q.${mesh.queue}.record`, "{}", { headers: early, msgID: "foreign-queue-1" });
+    const lost = natsHeaders();
+    lost.set("Jetmesh-Job-Id", "foreign-no-target");
+    await js.publish(`jetmesh.delayed.${Math.floor(second / 60)}.${second}`, "{}", { headers: lost });
+    for (const jobId of ["foreign-store-1", "foreign-queue-1"]) {
+      const run = await waitFor(() => runs.find((r) => r.jobId === jobId), `${jobId} to run`);
+      assert.ok(run.at >= dueAt, `${jobId} ran no earlier than its due time`);
+      assert.equal(run.attempt, 1, "moving an early job back costs no attempt");
+    }
+    const dead = await waitFor(async () => {
+      const letters = await deadLetters(mesh.jsm);
+      return letters.find((letter) => letter.header("Jetmesh-Job-Id") === "foreign-no-target");
+    }, "the job without a queue subject to be dead-lettered");
+    assert.equal(dead.header("Jetmesh-Dead-Reason"), "invalid-subject");
   } finally {
     await cp.stop();
   }
