@@ -31,6 +31,7 @@ export type {
 export {
   dueTimesBetween,
   InvalidScheduleError,
+  lastDueAtOrBefore,
   nextDueAfter,
   scheduledJobId,
   validateSchedule,

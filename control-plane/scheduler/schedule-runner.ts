@@ -8,6 +8,7 @@ import {
   dueTimesBetween,
   Header,
   type JetmeshClient,
+  lastDueAtOrBefore,
   nextDueAfter,
   type Schedule,
   type ScheduleState,
@@ -75,18 +76,19 @@ export class ScheduleRunner {
 
   async #fireSchedule(schedule: Schedule, activeSince: number, now: number): Promise<void> {
     const state = this.#states.get(schedule.id) ?? { nextFireAt: null };
-    const due = dueTimesBetween(schedule, state.lastDueAt ?? schedule.createdAt, now);
-    const latest = due.at(-1);
+    const lastDue = state.lastDueAt ?? schedule.createdAt;
+    const onTime = dueTimesBetween(schedule, Math.max(lastDue, activeSince), now);
+    // Only the latest missed run matters (catch-up runs once), so missed runs are not listed.
+    const latestMissed = lastDueAtOrBefore(schedule, Math.min(activeSince, now));
+    const missed = latestMissed !== null && latestMissed > lastDue ? latestMissed : undefined;
+    const latest = onTime.at(-1) ?? missed;
     if (latest === undefined) return;
-    const onTime = due.filter((at) => at > activeSince);
-    const missed = due.filter((at) => at <= activeSince);
-    const lastMissed = missed.at(-1);
     // A one-time run is never skipped: late is better than never.
     const catchUp = schedule.missed === "catch-up" || "at" in schedule.rule;
-    const runs = catchUp && lastMissed !== undefined ? [lastMissed, ...onTime] : onTime;
-    if (missed.length > 0)
+    const runs = catchUp && missed !== undefined ? [missed, ...onTime] : onTime;
+    if (missed !== undefined)
       this.logger.info(
-        { scheduleId: schedule.id, missed: missed.length, caughtUp: catchUp ? 1 : 0 },
+        { scheduleId: schedule.id, latestMissed: missed, caughtUp: catchUp },
         "runs were missed while no scheduler ran",
       );
     const next: ScheduleState = { ...state, lastDueAt: latest };

@@ -96,7 +96,11 @@ export function validateSchedule(input: unknown, now: number, previous?: Schedul
     throw new InvalidScheduleError((error as Error).message);
   }
   const createdAt = previous?.createdAt ?? now;
-  const rule = validateRule(spec.rule, now);
+  // An unchanged one-time rule keeps its time: moving a past one to now would run it again.
+  const rule =
+    previous !== undefined && JSON.stringify(spec.rule) === JSON.stringify(previous.rule)
+      ? previous.rule
+      : validateRule(spec.rule, now);
   const startAt = optionalTime(spec, "startAt");
   const endAt = optionalTime(spec, "endAt");
   if (startAt !== undefined && endAt !== undefined && endAt <= startAt)
@@ -236,16 +240,32 @@ export function nextDueAfter(schedule: Schedule, after: number): number | null {
   return next;
 }
 
-/** Due times in (after, until], oldest first, at most `max` of them (the newest are kept). */
+/** Due times in (after, until], oldest first; at most `max` of them (the earliest). */
 export function dueTimesBetween(schedule: Schedule, after: number, until: number, max = 1000): number[] {
   const times: number[] = [];
   for (
     let next = nextDueAfter(schedule, after);
-    next !== null && next <= until;
+    next !== null && next <= until && times.length < max;
     next = nextDueAfter(schedule, next)
-  ) {
+  )
     times.push(next);
-    if (times.length > max) times.shift();
-  }
   return times;
+}
+
+/** The last due time at or before `at`, within the schedule's bounds; null when there is none. */
+export function lastDueAtOrBefore(schedule: Schedule, at: number): number | null {
+  const until = schedule.endAt === undefined ? at : Math.min(at, schedule.endAt);
+  const rule = schedule.rule;
+  let last: number | null;
+  if ("at" in rule) last = rule.at <= until ? rule.at : null;
+  else if ("everyMs" in rule) {
+    const anchor = schedule.startAt ?? schedule.createdAt;
+    last = until < anchor ? null : anchor + Math.floor((until - anchor) / rule.everyMs) * rule.everyMs;
+  } else
+    last =
+      cronOf(rule)
+        .previousRuns(1, new Date(until + 1))[0]
+        ?.getTime() ?? null;
+  if (last === null || (schedule.startAt !== undefined && last < schedule.startAt)) return null;
+  return last;
 }

@@ -2,7 +2,13 @@
 // daylight-saving changes, intervals anchored at their start, bounds, and one-time runs.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dueTimesBetween, nextDueAfter, type Schedule, validateSchedule } from "../../runtime/index.ts";
+import {
+  dueTimesBetween,
+  lastDueAtOrBefore,
+  nextDueAfter,
+  type Schedule,
+  validateSchedule,
+} from "../../runtime/index.ts";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -49,4 +55,17 @@ test("a one-time run in the past is due at creation, and has no run after it", (
   assert.deepEqual(once.rule, { at: now });
   assert.equal(nextDueAfter(once, now - 1), now);
   assert.equal(nextDueAfter(once, now), null);
+});
+
+test("the last due time at or before a moment, for each rule kind and within bounds", () => {
+  const nightly = schedule({ rule: { cron: "30 2 * * *", timezone: "Europe/Berlin" } });
+  assert.equal(iso(lastDueAtOrBefore(nightly, at("2026-03-29T01:00:00Z"))), "2026-03-29T01:00:00.000Z");
+  assert.equal(iso(lastDueAtOrBefore(nightly, at("2026-03-29T00:59:59Z"))), "2026-03-28T01:30:00.000Z");
+  const every = schedule({ rule: { everyMs: 1000 }, startAt: 5000, endAt: 7500 }, 0);
+  assert.equal(lastDueAtOrBefore(every, 4999), null, "nothing before the start");
+  assert.equal(lastDueAtOrBefore(every, 6500), 6000);
+  assert.equal(lastDueAtOrBefore(every, 60_000), 7000, "nothing after the end");
+  const once = schedule({ rule: { at: 9000 } }, 0);
+  assert.equal(lastDueAtOrBefore(once, 8999), null);
+  assert.equal(lastDueAtOrBefore(once, 9000), 9000);
 });
