@@ -4,8 +4,10 @@ import type {
   DelayedParams,
   DrainParams,
   EnqueueParams,
+  HeartbeatParams,
   LatencyParams,
   MemoryParams,
+  PauseParams,
   PayloadSpec,
 } from "./scenario.ts";
 
@@ -31,6 +33,8 @@ export interface Profile {
   processes: { messages: number; counts: number[]; concurrency: number };
   memory: MemoryParams;
   delayed: DelayedParams;
+  /** Control scenarios (jetmesh only): pause propagation and heartbeat aggregation. */
+  control: { pause: PauseParams; heartbeats: HeartbeatParams };
 }
 
 // Concurrencies span the design's comparison points: a single handler, typical worker sizes, and
@@ -62,6 +66,11 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     processes: { messages: 3_000, counts: [2], concurrency: WORKER_CONCURRENCY },
     memory: { messages: 3_000, concurrency: WORKER_CONCURRENCY, idleMs: 300, checkpoints: [0.25, 0.9] },
     delayed: { pending: 10_000, due: 500, spreadMs: 3_000 },
+    // A smaller fleet and a shorter interval: the smoke run checks that both scenarios work.
+    control: {
+      pause: { workers: 20, pauses: 3 },
+      heartbeats: { workers: 200, intervalMs: 1_000, durationMs: 3_000 },
+    },
   },
   full: {
     name: "full",
@@ -83,5 +92,10 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     memory: { messages: 100_000, concurrency: WORKER_CONCURRENCY, idleMs: 2_000, checkpoints: [0.25, 0.9] },
     // A million pending delayed jobs: enqueueing them alone takes about a minute here.
     delayed: { pending: 1_000_000, due: 5_000, spreadMs: 20_000 },
+    // The design's fleet sizes, at the worker's default heartbeat interval (5 s).
+    control: {
+      pause: { workers: 100, pauses: 20 },
+      heartbeats: { workers: 1_000, intervalMs: 5_000, durationMs: 30_000 },
+    },
   },
 };

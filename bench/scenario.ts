@@ -96,6 +96,19 @@ export interface MemoryParams {
   checkpoints: [number, number];
 }
 
+/** `workers` simulated workers receive `pauses` pause commands issued through the control plane. */
+export interface PauseParams {
+  workers: number;
+  pauses: number;
+}
+
+/** `workers` simulated workers send a heartbeat every `intervalMs` for `durationMs`. */
+export interface HeartbeatParams {
+  workers: number;
+  intervalMs: number;
+  durationMs: number;
+}
+
 /**
  * The delay store with `pending` delayed jobs due an hour or more ahead, while `due` jobs come due
  * evenly over `spreadMs`: memory of the scheduler's process and how late the due jobs fire.

@@ -8,15 +8,21 @@ import {
   connectionSettingsFromEnv,
   connectNats,
   createLogger,
+  type HttpRoute,
   JetmeshClient,
+  type MetricsServer,
+  startMetricsServer,
   VERSION,
 } from "../runtime/index.ts";
 import { buildHandlers } from "./api/handlers.ts";
 import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
 import { ApiServer } from "./api/server.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { buildConsole, type WebConsole } from "./console/console.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
+import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
+import { JobStats } from "./metrics/job-stats.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
 import { readControlRecords } from "./status/control-records.ts";
@@ -26,6 +32,8 @@ import { QueueStats } from "./status/queue-stats.ts";
 
 export interface ControlPlane {
   readonly replicaId: string;
+  /** Port the HTTP server (`/metrics`, `/healthz`) listens on; undefined when it has none. */
+  readonly httpPort: number | undefined;
   /** Connects (unless given a connection), loads the fleet's state and starts answering. */
   start(): Promise<void>;
   /**
@@ -46,8 +54,11 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let api: ApiServer | undefined;
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
+  let jobStats: JobStats | undefined;
   let client: JetmeshClient | undefined;
   let scheduler: Scheduler | undefined;
+  let http: MetricsServer | undefined;
+  let webConsole: WebConsole | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -103,8 +114,29 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         await scheduler.start();
       }
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
-      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica, scheduler }), logger);
+      jobStats = new JobStats(mesh, stats, replicaId);
+      jobStats.start();
+      api = new ApiServer(
+        mesh,
+        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, scheduler }),
+        logger,
+      );
       api.start();
+      if (options.httpPort !== undefined) {
+        const routes = [...(options.httpRoutes ?? [])];
+        if (options.console?.enabled !== false) {
+          const served = api;
+          webConsole = await buildConsole({
+            call: (endpoint, body) => served.call(endpoint, body),
+            nc,
+            prefix: mesh.prefix,
+            logger,
+            options: options.console ?? {},
+          });
+          routes.unshift(webConsole.handler);
+        }
+        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
+      }
       const tick = () => {
         ticking = ticking
           .then(() => maintain(ctx, stats))
@@ -117,9 +149,31 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       timer.unref();
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
+      webConsole?.close();
+      await api?.stop();
+      jobStats?.stop();
+      outcomes?.stop();
+      heartbeats?.stop();
+      await client?.close();
       if (ownsConnection) await nc.close().catch(() => {});
       throw error;
     }
+  }
+
+  async function startHttp(port: number, metrics: ControlPlaneMetrics, routes: HttpRoute[]): Promise<void> {
+    try {
+      http = await startMetricsServer(metrics.registry, {
+        port,
+        host: options.httpHost,
+        healthy: () => nc !== undefined && !nc.isClosed(),
+        routes,
+      });
+    } catch (error) {
+      throw new Error(
+        `cannot serve /metrics on port ${port}: ${(error as Error).message}; set JETMESH_CP_HTTP_PORT to a free port, or to 0 to turn the HTTP server off`,
+      );
+    }
+    logger.info({ port: http.port, console: webConsole !== undefined }, "serving /metrics and /healthz");
   }
 
   /** Samples queues for rates, and clears drain records of workers that are gone. */
@@ -146,8 +200,11 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
     await scheduler?.stop({ release });
+    await http?.close();
+    webConsole?.close();
     await api?.stop();
     await ticking;
+    jobStats?.stop();
     outcomes?.stop();
     heartbeats?.stop();
     await client?.close();
@@ -160,7 +217,15 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     return api.call(endpoint, body);
   }
 
-  return { replicaId, start, stop, call };
+  return {
+    replicaId,
+    get httpPort() {
+      return http?.port;
+    },
+    start,
+    stop,
+    call,
+  };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

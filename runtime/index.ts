@@ -18,7 +18,7 @@ export type { QueueOptions, QueueSettings } from "./jetstream/queues.ts";
 export { attemptsBucket, QUEUE_DEFAULTS } from "./jetstream/queues.ts";
 export { createLogger } from "./observability/logging.ts";
 export { DURATION_BUCKETS_SECONDS, WAIT_BUCKETS_SECONDS, WorkerMetrics } from "./observability/metrics.ts";
-export type { MetricsServer } from "./observability/metrics-server.ts";
+export type { HttpRoute, MetricsServer } from "./observability/metrics-server.ts";
 export { startMetricsServer } from "./observability/metrics-server.ts";
 export type {
   MissedRunPolicy,

@@ -25,7 +25,13 @@ function rssOf(pid: number): number {
 async function startControlPlane(natsUrl: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", "control-plane/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, NATS_URL: natsUrl, JETMESH_LOG_LEVEL: "info", JETMESH_CP_REPLICA_ID: "bench" },
+    env: {
+      ...process.env,
+      NATS_URL: natsUrl,
+      JETMESH_LOG_LEVEL: "info",
+      JETMESH_CP_REPLICA_ID: "bench",
+      JETMESH_CP_HTTP_PORT: "0",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";

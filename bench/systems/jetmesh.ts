@@ -47,7 +47,7 @@ const SETTLED_CHECK_MS = 5_000;
 /** The worker logs its start and stop at info level; the benchmark output is no place for that. */
 const SILENT = createLogger({}, { JETMESH_LOG_LEVEL: "silent" });
 
-interface BenchQueue {
+export interface BenchQueue {
   client: JetmeshClient;
   jsm: JetStreamManager;
   queue: string;
@@ -56,7 +56,7 @@ interface BenchQueue {
 }
 
 /** Runs `body` against a queue declared for this run; its stream is deleted afterwards. */
-async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promise<T>): Promise<T> {
+export async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promise<T>): Promise<T> {
   const client = await JetmeshClient.connect({ connection: { servers: ctx.services.natsUrl } });
   try {
     const jsm = await jetstreamManager(client.nc);

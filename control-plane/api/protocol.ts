@@ -73,6 +73,8 @@ export interface QueueRates {
   processedPerSec: number;
   /** Change of the backlog per second: positive grows, negative drains. */
   growthPerSec: number;
+  /** Change of the pending (not yet delivered) jobs per second: positive grows, negative drains. */
+  pendingGrowthPerSec: number;
   /** Time until the backlog is empty at the current drain rate; null unless draining. */
   timeToEmptyMs: number | null;
 }
@@ -172,6 +174,60 @@ export interface WaitingJob {
   attempt: number;
 }
 
+// ---------------------------------------------------------------- job statistics
+
+export interface OutcomeCounts {
+  completed: number;
+  /** Failed attempts (a job retried twice and then completed counts 2). */
+  failed: number;
+  /** Failed attempts scheduled for another attempt. */
+  retried: number;
+  /** Jobs dead-lettered. */
+  dead: number;
+  cancelled: number;
+}
+
+export interface Distribution {
+  /** How many values the percentiles come from. */
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface OutcomeSummary extends OutcomeCounts {
+  /** Failed attempts / finished attempts (completed + failed); null when none finished. */
+  errorRate: number | null;
+  /** Run time of attempts that ended (completed, failed, cancelled), in ms. */
+  durationMs: Distribution | null;
+  /** Enqueue to start of first attempts, in ms. */
+  waitMs: Distribution | null;
+  /** The most frequent error classes of failed attempts (at most 10), most frequent first. */
+  errorClasses: { errorClass: string; count: number }[];
+}
+
+export interface QueueJobStats {
+  queue: string;
+  /** Jobs waiting to be handed to a worker now; null when the queue's stream is gone. */
+  pending: number | null;
+  /** Change of pending per second over the replica's rate window; null until it has two samples. */
+  pendingGrowthPerSec: number | null;
+  /** Every job name of the queue together. */
+  total: OutcomeSummary;
+  /** Per job name that had events in the window. */
+  jobs: ({ name: string } & OutcomeSummary)[];
+}
+
+export interface StatsReport {
+  at: number;
+  replicaId: string;
+  windowMs: number;
+  /** How much of the window this replica saw (less than windowMs for a replica younger than it). */
+  coveredMs: number;
+  queues: QueueJobStats[];
+}
+
 // ---------------------------------------------------------------- dead letters
 
 export interface DeadLetterFilter {
@@ -219,6 +275,27 @@ export interface DeadLetterRetryResult {
   retried: { seq: number; jobId: string; queue: string; name: string; sequence: number }[];
   failed: { seq: number; jobId: string; error: string }[];
   dryRun: boolean;
+}
+
+/** Dead letters of one queue with one error class. */
+export interface DeadLetterPattern {
+  queue: string;
+  errorClass: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  /** The error message of the most recent one. */
+  lastMessage: string;
+  /** Job names it struck (at most five). */
+  names: string[];
+}
+
+export interface DeadLetterPatterns {
+  /** Dead letters that matched the filter. */
+  total: number;
+  truncated: boolean;
+  /** Most frequent first. */
+  patterns: DeadLetterPattern[];
 }
 
 export interface DeadLetterPurgeResult {
@@ -319,6 +396,7 @@ export interface ApiSpec {
     reply: { total: number; deadLetters: DeadLetterSummary[]; truncated: boolean };
   };
   "dlq.get": { request: { seq?: number; jobId?: string }; reply: DeadLetterDetail };
+  "dlq.patterns": { request: DeadLetterFilter & { limit?: number }; reply: DeadLetterPatterns };
   "dlq.retry": {
     request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
     reply: DeadLetterRetryResult;
@@ -336,6 +414,7 @@ export interface ApiSpec {
   "schedules.delete": { request: { id: string }; reply: { id: string; deleted: true } };
   "schedules.run-now": { request: { id: string }; reply: EnqueueReply };
   "scheduler.status": { request: Record<string, never>; reply: SchedulerStatusReply };
+  stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -358,6 +437,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "jobs.enqueue",
   "dlq.list",
   "dlq.get",
+  "dlq.patterns",
   "dlq.retry",
   "dlq.purge",
   "schedules.list",
@@ -369,4 +449,5 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "schedules.delete",
   "schedules.run-now",
   "scheduler.status",
+  "stats",
 ];

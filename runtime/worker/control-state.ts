@@ -53,9 +53,26 @@ export class ControlState {
     }
   }
 
-  /** Applies what a broadcast command says at once, ahead of the bucket's watch. */
+  /**
+   * Applies what a broadcast command says at once, ahead of the bucket's watch, then re-reads the
+   * key: a broadcast may be a duplicate or arrive out of order, and only the bucket is the truth.
+   */
   applyHint(key: string, present: boolean): void {
     this.#set(key, present);
+    void this.#reconcile(key);
+  }
+
+  async #reconcile(key: string): Promise<void> {
+    try {
+      const entry = await this.kv.get(key);
+      const revision = entry?.revision ?? 0;
+      if ((this.#revisions.get(key) ?? 0) > revision) return;
+      this.#revisions.set(key, revision);
+      this.#set(key, entry !== null && entry.operation === "PUT");
+    } catch (error) {
+      // The watch still brings the bucket's next change; log so a stuck state can be explained.
+      this.logger.warn({ err: error, key }, "could not re-read a control key after a broadcast");
+    }
   }
 
   stop(): void {

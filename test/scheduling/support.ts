@@ -65,6 +65,8 @@ export class ControlPlaneProcess {
         NATS_URL: url,
         JETMESH_CP_REPLICA_ID: replicaId,
         JETMESH_LOG_LEVEL: "info",
+        // Two replicas on one host: no HTTP server, whose default port they would share.
+        JETMESH_CP_HTTP_PORT: "0",
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
