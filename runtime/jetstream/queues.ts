@@ -186,22 +186,16 @@ export async function ensureDeadLetterStream(
   subjects: Subjects,
   replicas = 1,
 ): Promise<void> {
-  const name = subjects.deadLetterStream();
-  try {
-    await jsm.streams.info(name);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    await jsm.streams.add({
-      name,
-      subjects: [subjects.deadLetterFilter()],
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      storage: StorageType.File,
-      num_replicas: replicas,
-      max_age: nanos(DEAD_LETTER_MAX_AGE_MS),
-      duplicate_window: nanos(120_000),
-    });
-  }
+  await createIfMissing(jsm, {
+    name: subjects.deadLetterStream(),
+    subjects: [subjects.deadLetterFilter()],
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(DEAD_LETTER_MAX_AGE_MS),
+    duplicate_window: nanos(120_000),
+  });
 }
 
 /**
@@ -213,25 +207,32 @@ export async function ensureDelayStore(
   subjects: Subjects,
   replicas = 1,
 ): Promise<void> {
-  const name = subjects.delayedStream();
+  await createIfMissing(jsm, {
+    name: subjects.delayedStream(),
+    subjects: [`${subjects.prefix}.delayed.>`],
+    // Limits, not WorkQueue: the scheduler reads one second's jobs through short-lived filtered
+    // consumers (which WorkQueue would forbid to overlap) and deletes each job once its queue
+    // has stored it.
+    retention: RetentionPolicy.Limits,
+    // A full store refuses new delayed jobs rather than dropping waiting ones.
+    discard: DiscardPolicy.New,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    allow_direct: true,
+    duplicate_window: nanos(120_000),
+  });
+}
+
+/** Creates a stream the mesh shares (not a queue's) when it is missing; an existing one is left as it is. */
+async function createIfMissing(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
   try {
-    await jsm.streams.info(name);
+    await jsm.streams.info(config.name);
   } catch (error) {
     if (!isNotFound(error)) throw error;
-    await jsm.streams.add({
-      name,
-      subjects: [`${subjects.prefix}.delayed.>`],
-      // Limits, not WorkQueue: the scheduler reads one second's jobs through short-lived filtered
-      // consumers (which WorkQueue would forbid to overlap) and deletes each job once its queue
-      // has stored it.
-      retention: RetentionPolicy.Limits,
-      // A full store refuses new delayed jobs rather than dropping waiting ones.
-      discard: DiscardPolicy.New,
-      storage: StorageType.File,
-      num_replicas: replicas,
-      allow_direct: true,
-      duplicate_window: nanos(120_000),
-    });
+    await jsm.streams.add(config);
   }
 }
 

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { waitFor } from "../support/harness.ts";
+import { collectLines, waitFor } from "../support/harness.ts";
 
 export interface QueuedJob {
   jobId: string;
@@ -42,15 +42,7 @@ export class ControlPlaneProcess {
     readonly replicaId: string,
     readonly child: ChildProcess,
   ) {
-    let buffered = "";
-    const collect = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split("\n");
-      buffered = parts.pop() ?? "";
-      this.lines.push(...parts.filter(Boolean));
-    };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
+    collectLines(child, this.lines);
     this.exited = once(child, "exit");
   }
 
