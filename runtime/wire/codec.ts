@@ -82,7 +82,8 @@ function decodeMessagePack(data: Uint8Array): unknown {
     }
     // 0xC1 is "never used" in MessagePack; msgpackr returns a marker object instead of failing.
     // Only bytes that contain 0xC1 somewhere (a native scan) can hold one.
-    if (data.indexOf(0xc1) !== -1 && containsNeverUsed(values[0])) throw new Error("0xC1 is not a valid MessagePack type byte");
+    if (data.indexOf(0xc1) !== -1 && containsNeverUsed(values[0]))
+      throw new Error("0xC1 is not a valid MessagePack type byte");
     return values[0];
   } catch (error) {
     throw new DecodeError(`payload is not valid MessagePack: ${(error as Error).message}`, { cause: error });
