@@ -132,9 +132,7 @@ export class JobRunner {
       ),
     );
     const timeoutMs = envelope.timeoutMs ?? definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
-    const deadline = this.#deadlines.add(startedAt, timeoutMs, () =>
-      control.abort(new AbortReason("timeout", `job exceeded its timeout of ${timeoutMs} ms`)),
-    );
+    const deadline = this.#deadlines.add(startedAt, timeoutMs, control);
     // A delayed job waits in its queue from its due time, not from its enqueue.
     const waitingSince = envelope.dueAt ?? envelope.enqueuedAt;
     events.publish(
@@ -144,8 +142,10 @@ export class JobRunner {
     );
     const attemptSpan = startAttemptSpan(envelope, msg.subject);
     const context = new RunningJobContext(envelope, maxAttempts, job, this.options, attemptSpan);
-    const run = () => control.run(() => definition.run(payload, context));
-    const outcome = attemptSpan === undefined ? run() : runInContext(attemptSpan.context, run);
+    const outcome =
+      attemptSpan === undefined
+        ? control.run(definition, payload, context)
+        : runInContext(attemptSpan.context, () => control.run(definition, payload, context));
     // A synchronous handler's outcome is known at once: no await, so its ack leaves in this turn.
     const settled = outcome instanceof Promise ? await outcome : outcome;
     this.#deadlines.clear(deadline);
