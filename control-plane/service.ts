@@ -18,7 +18,7 @@ import { buildHandlers } from "./api/handlers.ts";
 import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
 import { ApiServer } from "./api/server.ts";
 import type { CommandContext } from "./commands/context.ts";
-import { buildConsole, type WebConsole } from "./console/console.ts";
+import { buildConsole } from "./console/console.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
@@ -58,7 +58,6 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let client: JetmeshClient | undefined;
   let scheduler: Scheduler | undefined;
   let http: MetricsServer | undefined;
-  let webConsole: WebConsole | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -126,14 +125,14 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         const routes = [...(options.httpRoutes ?? [])];
         if (options.console?.enabled !== false) {
           const served = api;
-          webConsole = await buildConsole({
+          const webConsole = await buildConsole({
             call: (endpoint, body) => served.call(endpoint, body),
             nc,
-            prefix: mesh.prefix,
             logger,
             options: options.console ?? {},
           });
-          routes.unshift(webConsole.handler);
+          // After the routes given in the options: an explicit route wins over the console.
+          routes.push(webConsole.handler);
         }
         await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
       }
@@ -149,7 +148,6 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       timer.unref();
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
-      webConsole?.close();
       await api?.stop();
       jobStats?.stop();
       outcomes?.stop();
@@ -173,7 +171,10 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         `cannot serve /metrics on port ${port}: ${(error as Error).message}; set JETMESH_CP_HTTP_PORT to a free port, or to 0 to turn the HTTP server off`,
       );
     }
-    logger.info({ port: http.port, console: webConsole !== undefined }, "serving /metrics and /healthz");
+    logger.info(
+      { port: http.port, console: options.console?.enabled !== false },
+      "serving /metrics and /healthz",
+    );
   }
 
   /** Samples queues for rates, and clears drain records of workers that are gone. */
@@ -201,7 +202,6 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     timer = undefined;
     await scheduler?.stop({ release });
     await http?.close();
-    webConsole?.close();
     await api?.stop();
     await ticking;
     jobStats?.stop();
