@@ -35,6 +35,12 @@ export interface ControlPlaneOptions {
   outcomesMaxBytes?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
   replicas?: number;
+  /** Run the scheduler (delayed jobs, long retries, recurring schedules) when this replica holds its lease. @default true */
+  scheduler?: boolean;
+  /** Pause between two scheduler passes over what is due. @default 200 */
+  schedulerTickMs?: number;
+  /** How long a silent active scheduler keeps its lease before another replica takes over. @default 3000 */
+  schedulerLeaseMs?: number;
   /**
    * Port of the HTTP server (`/metrics`, `/healthz`, and `httpRoutes`); `0` picks a free port,
    * read back from `controlPlane.httpPort`. Unset: no HTTP server (the process default is 9465).
@@ -63,6 +69,9 @@ export const CONTROL_PLANE_DEFAULTS = {
   outcomesMaxBytes: 64 * 1024 * 1024,
   replicas: 1,
   outcomesMaxInFlight: 1024,
+  scheduler: true,
+  schedulerTickMs: 200,
+  schedulerLeaseMs: 3000,
 } as const;
 
 export class ControlPlaneConfigError extends Error {
@@ -103,6 +112,8 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     outcomesTtlMs: "JETMESH_CP_OUTCOMES_TTL_MS",
     outcomesMaxBytes: "JETMESH_CP_OUTCOMES_MAX_BYTES",
     replicas: "JETMESH_CP_REPLICAS",
+    schedulerTickMs: "JETMESH_CP_SCHEDULER_TICK_MS",
+    schedulerLeaseMs: "JETMESH_CP_SCHEDULER_LEASE_MS",
   } as const;
   for (const [field, key] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
     const value = positive(env, key);
@@ -113,7 +124,12 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   if (env.JETMESH_CP_HTTP_HOST) options.httpHost = env.JETMESH_CP_HTTP_HOST;
   options.console = consoleOptionsFromEnv(env);
   const outcomes = env.JETMESH_CP_RECORD_OUTCOMES;
-  if (outcomes !== undefined && outcomes !== "")
-    options.recordOutcomes = !["0", "false", "off", "no"].includes(outcomes.toLowerCase());
+  if (outcomes !== undefined && outcomes !== "") options.recordOutcomes = !isOff(outcomes);
+  const scheduler = env.JETMESH_CP_SCHEDULER;
+  if (scheduler !== undefined && scheduler !== "") options.scheduler = !isOff(scheduler);
   return options;
+}
+
+function isOff(value: string): boolean {
+  return ["0", "false", "off", "no"].includes(value.toLowerCase());
 }

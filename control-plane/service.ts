@@ -24,6 +24,7 @@ import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
 import { JobStats } from "./metrics/job-stats.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 import { readControlRecords } from "./status/control-records.ts";
 import { FleetStatusView } from "./status/fleet-status.ts";
 import { HeartbeatAggregator } from "./status/heartbeat-aggregator.ts";
@@ -35,8 +36,11 @@ export interface ControlPlane {
   readonly httpPort: number | undefined;
   /** Connects (unless given a connection), loads the fleet's state and starts answering. */
   start(): Promise<void>;
-  /** Stops answering, finishes requests in flight, closes the connection it opened. */
-  stop(): Promise<void>;
+  /**
+   * Stops answering, finishes requests in flight, closes the connection it opened. `release:
+   * false` keeps the scheduler lease, as a crash would (another replica waits it out).
+   */
+  stop(options?: { release?: boolean }): Promise<void>;
   /** Answers one API request in-process, exactly as over NATS. */
   call(endpoint: string, body?: unknown): Promise<ApiReply<unknown>>;
 }
@@ -52,6 +56,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let outcomes: OutcomeRecorder | undefined;
   let jobStats: JobStats | undefined;
   let client: JetmeshClient | undefined;
+  let scheduler: Scheduler | undefined;
   let http: MetricsServer | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
@@ -98,10 +103,23 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         host: hostname(),
         pid: process.pid,
       };
+      if (settings.scheduler) {
+        scheduler = new Scheduler(mesh, client, logger, {
+          replicaId,
+          tickMs: settings.schedulerTickMs,
+          leaseMs: settings.schedulerLeaseMs,
+          replicas: settings.replicas,
+        });
+        await scheduler.start();
+      }
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       jobStats = new JobStats(mesh, stats, replicaId);
       jobStats.start();
-      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats }), logger);
+      api = new ApiServer(
+        mesh,
+        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, scheduler }),
+        logger,
+      );
       api.start();
       if (options.httpPort !== undefined) {
         const routes = [...(options.httpRoutes ?? [])];
@@ -179,9 +197,10 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     }
   }
 
-  async function stop(): Promise<void> {
+  async function stop({ release = true }: { release?: boolean } = {}): Promise<void> {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
+    await scheduler?.stop({ release });
     await http?.close();
     await api?.stop();
     await ticking;
