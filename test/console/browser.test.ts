@@ -200,3 +200,35 @@ test("admin actions are denied without the token, and a wrong token does not unl
   assert.equal(status, 401);
   await page.close();
 });
+
+test("schedules from the page: pause, resume, and run one now, whose job runs", { skip }, async () => {
+  const id = uniqueName("nightly");
+  // Hourly from now: no run of its own falls within the test.
+  await call(bundle.cp, "schedules.create", {
+    id,
+    queue: bundle.mesh.queue,
+    name: "record",
+    rule: { everyMs: 3_600_000 },
+  });
+  const page = await openAdminPage("#schedules");
+  const row = page.locator(`tr[data-schedule="${id}"]`);
+  await row.locator(".state", { hasText: "active" }).waitFor();
+  await row.getByRole("button", { name: "Pause" }).click();
+  await confirm(page);
+  await row.locator(".state", { hasText: "paused" }).waitFor();
+  assert.equal((await call(bundle.cp, "schedules.get", { id })).schedule.paused, true);
+  await row.getByRole("button", { name: "Resume" }).click();
+  await confirm(page);
+  await row.locator(".state", { hasText: "active" }).waitFor();
+  await row.getByRole("button", { name: "Run now" }).click();
+  await confirm(page);
+  await page
+    .locator("#notice", { hasText: `Ran schedule ${id} now: enqueued job sched-${id}-manual-` })
+    .waitFor();
+  await waitFor(
+    async () =>
+      (await readLedger(bundle.mesh.nc)).some((entry) => entry.jobId.startsWith(`sched-${id}-manual-`)),
+    "the job of the run to run",
+  );
+  await page.close();
+});
