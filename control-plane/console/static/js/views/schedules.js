@@ -53,7 +53,7 @@ export function schedulesView(root) {
         h("td", null, s.lastFireAt ? time(s.lastFireAt) : "never"),
         h(
           "td",
-          null,
+          { class: "wrap" },
           s.lastJobId ? h("a", { href: `#jobs/${encodeURIComponent(s.lastJobId)}` }, s.lastJobId) : "",
         ),
         h(
