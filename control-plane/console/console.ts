@@ -129,7 +129,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
     params: URLSearchParams,
   ) {
     if (route === "session") return sendJson(response, 200, { ok: true, data: session(request) });
-    const read = reads[route];
+    const read = Object.hasOwn(reads, route) ? reads[route] : undefined;
     if (read === undefined) return sendError(response, 404, "NOT_FOUND", `no console view ${route}`);
     sendJson(response, 200, { ok: true, data: await read(params) });
   }
