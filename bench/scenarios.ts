@@ -2,6 +2,7 @@
 import type { Profile } from "./profile.ts";
 import type { MetricSpec, PayloadSpec, RunContext, Runner, Sample, Scenario, System } from "./scenario.ts";
 import { formatBytes, payloadFor } from "./support/payload.ts";
+import { heartbeatAggregation, pausePropagation } from "./systems/jetmesh-control.ts";
 
 /** The system every ratio is taken against: what JetStream gives without a job layer. */
 export const BASELINE = "raw-jetstream";
@@ -26,6 +27,27 @@ const MEMORY: MetricSpec[] = [
   { key: "peakHeap", label: "load heap MB", better: "lower" },
   { key: "heapGrowth", label: "heap growth MB", better: "lower", noRatio: true },
   { key: "retainedHeap", label: "retained heap MB", better: "lower", noRatio: true },
+];
+
+const DELAYED: MetricSpec[] = [
+  { key: "enqueueRate", label: "delayed enqueue/s", better: "higher", noRatio: true },
+  { key: "idleRss", label: "scheduler idle RSS MB", better: "lower", noRatio: true },
+  { key: "heldRss", label: "scheduler RSS MB, all pending", better: "lower", noRatio: true },
+  { key: "peakRss", label: "scheduler peak RSS MB", better: "lower", noRatio: true },
+  { key: "p50", label: "lateness p50 ms", better: "lower", noRatio: true },
+  { key: "p99", label: "lateness p99 ms", better: "lower", noRatio: true },
+];
+const PAUSE: MetricSpec[] = [
+  { key: "p50", label: "p50 ms", better: "lower", noRatio: true },
+  { key: "p99", label: "p99 ms", better: "lower", noRatio: true },
+  { key: "max", label: "max ms", better: "lower", noRatio: true },
+];
+const HEARTBEATS: MetricSpec[] = [
+  { key: "cpu", label: "CPU % of a core", better: "lower", noRatio: true },
+  { key: "cpuPerHeartbeat", label: "CPU µs/heartbeat", better: "lower", noRatio: true },
+  { key: "peakRss", label: "peak RSS MB", better: "lower", noRatio: true },
+  { key: "heap", label: "heap MB", better: "lower", noRatio: true },
+  { key: "heapGrowth", label: "heap growth MB", better: "lower", noRatio: true },
 ];
 
 type Method<P> = (ctx: RunContext, params: P) => Promise<Sample>;
@@ -95,8 +117,28 @@ function payloadScenarios(profile: Profile, systems: System[]): Scenario[] {
   return [...enqueues, ...drains];
 }
 
+/** Jetmesh's control plane has no counterpart in the baselines: these run for jetmesh alone. */
+function controlScenarios(profile: Profile, systems: System[]): Scenario[] {
+  if (!systems.some((system) => system.name === "jetmesh")) return [];
+  const { pause, heartbeats } = profile.control;
+  return [
+    {
+      name: `control pause w=${pause.workers}`,
+      description: `${pause.pauses} pauses through the control plane's API, each to ${pause.workers} simulated workers: API call → each worker's receipt`,
+      metrics: PAUSE,
+      systems: { jetmesh: (ctx) => pausePropagation(ctx, pause) },
+    },
+    {
+      name: `control heartbeats w=${heartbeats.workers}`,
+      description: `the control plane aggregating heartbeats of ${heartbeats.workers} simulated workers, one each ${heartbeats.intervalMs / 1000} s, for ${heartbeats.durationMs / 1000} s`,
+      metrics: HEARTBEATS,
+      systems: { jetmesh: (ctx) => heartbeatAggregation(ctx, heartbeats) },
+    },
+  ];
+}
+
 export function buildScenarios(profile: Profile, systems: System[]): Scenario[] {
-  const { enqueue, drain, latency, processes, memory } = profile;
+  const { enqueue, drain, latency, processes, memory, delayed } = profile;
   return [
     {
       name: "enqueue",
@@ -137,5 +179,14 @@ export function buildScenarios(profile: Profile, systems: System[]): Scenario[] 
       metrics: MEMORY,
       systems: runners(systems, (system) => system.memory, memory),
     },
+    {
+      name: "delayed",
+      description: `${delayed.pending} delayed jobs pending (due 1-2 h ahead) while ${delayed.due} come due over ${delayed.spreadMs / 1000} s: scheduler process memory, firing lateness`,
+      metrics: DELAYED,
+      systems: runners(systems, (system) => system.delayed, delayed),
+      // Filling the store is most of the run: about 5 minutes for a million here.
+      runTimeoutMs: Math.max(profile.runTimeoutMs, delayed.pending * 2),
+    },
+    ...controlScenarios(profile, systems),
   ];
 }

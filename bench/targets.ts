@@ -90,6 +90,18 @@ export function checkTargets(outcomes: ScenarioOutcome[], baseline: string): Tar
       });
     }
   }
+  const pause = [...byName.values()].find((outcome) => outcome.name.startsWith("control pause"));
+  const pauseP99 = median(pause, "jetmesh", "p99");
+  if (pause !== undefined && pauseP99 !== undefined) {
+    rows.push({
+      target: `${pause.name}: p99 ≤ 100 ms`,
+      system: "jetmesh",
+      measured: `${pauseP99.toFixed(2)} ms`,
+      floor: "≤ 100 ms",
+      ambition: "",
+      met: verdict(pauseP99, 100, undefined, false),
+    });
+  }
   return rows;
 }
 

@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT. `jetmesh control-plane` runs the same function.
 import { pathToFileURL } from "node:url";
 import { createLogger } from "../runtime/index.ts";
+import { ConsoleConfigError } from "./console/options.ts";
 import { ControlPlaneConfigError, controlPlaneOptionsFromEnv } from "./options.ts";
 import { buildControlPlane } from "./service.ts";
 
@@ -34,7 +35,8 @@ export async function runControlPlane(env: NodeJS.ProcessEnv = process.env): Pro
     await service.start();
     started = true;
   } catch (error) {
-    if (error instanceof ControlPlaneConfigError) logger.error(`configuration error: ${error.message}`);
+    if (error instanceof ControlPlaneConfigError || error instanceof ConsoleConfigError)
+      logger.error(`configuration error: ${error.message}`);
     else logger.error({ err: error }, `control plane failed to start: ${(error as Error).message}`);
     process.exit(1);
   }

@@ -2,7 +2,13 @@
 // reads them from the environment (docs/control-plane.md, "Configuration").
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { type ConnectionSettings, connectionSettingsFromEnv, DEFAULT_PREFIX } from "../runtime/index.ts";
+import {
+  type ConnectionSettings,
+  connectionSettingsFromEnv,
+  DEFAULT_PREFIX,
+  type HttpRoute,
+} from "../runtime/index.ts";
+import { type ConsoleOptions, consoleOptionsFromEnv } from "./console/options.ts";
 
 export interface ControlPlaneOptions {
   /** An open connection to use (the service will not close it), or settings to open one. */
@@ -29,8 +35,28 @@ export interface ControlPlaneOptions {
   outcomesMaxBytes?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
   replicas?: number;
+  /** Run the scheduler (delayed jobs, long retries, recurring schedules) when this replica holds its lease. @default true */
+  scheduler?: boolean;
+  /** Pause between two scheduler passes over what is due. @default 200 */
+  schedulerTickMs?: number;
+  /** How long a silent active scheduler keeps its lease before another replica takes over. @default 3000 */
+  schedulerLeaseMs?: number;
+  /**
+   * Port of the HTTP server (`/metrics`, `/healthz`, and `httpRoutes`); `0` picks a free port,
+   * read back from `controlPlane.httpPort`. Unset: no HTTP server (the process default is 9465).
+   */
+  httpPort?: number;
+  /** Address the HTTP server listens on. @default "0.0.0.0" */
+  httpHost?: string;
+  /** Further handlers on the HTTP server, tried in order before `/metrics` and `/healthz`. */
+  httpRoutes?: readonly HttpRoute[];
+  /** The web console under `/console/` on the HTTP server (docs/console.md). @default enabled, read-only */
+  console?: ConsoleOptions;
   logger?: Logger;
 }
+
+/** Port of the control plane process's `/metrics` and `/healthz` unless `JETMESH_CP_HTTP_PORT` says otherwise. */
+export const DEFAULT_CONTROL_PLANE_HTTP_PORT = 9465;
 
 export const CONTROL_PLANE_DEFAULTS = {
   sampleIntervalMs: 5000,
@@ -43,6 +69,9 @@ export const CONTROL_PLANE_DEFAULTS = {
   outcomesMaxBytes: 64 * 1024 * 1024,
   replicas: 1,
   outcomesMaxInFlight: 1024,
+  scheduler: true,
+  schedulerTickMs: 200,
+  schedulerLeaseMs: 3000,
 } as const;
 
 export class ControlPlaneConfigError extends Error {
@@ -55,6 +84,15 @@ function positive(env: NodeJS.ProcessEnv, key: string): number | undefined {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1)
     throw new ControlPlaneConfigError(`${key} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+function port(env: NodeJS.ProcessEnv, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0 || value > 65_535)
+    throw new ControlPlaneConfigError(`${key} must be a port number from 0 (off) to 65535, got "${raw}"`);
   return value;
 }
 
@@ -74,13 +112,24 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     outcomesTtlMs: "JETMESH_CP_OUTCOMES_TTL_MS",
     outcomesMaxBytes: "JETMESH_CP_OUTCOMES_MAX_BYTES",
     replicas: "JETMESH_CP_REPLICAS",
+    schedulerTickMs: "JETMESH_CP_SCHEDULER_TICK_MS",
+    schedulerLeaseMs: "JETMESH_CP_SCHEDULER_LEASE_MS",
   } as const;
   for (const [field, key] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
     const value = positive(env, key);
     if (value !== undefined) options[field] = value;
   }
+  const httpPort = port(env, "JETMESH_CP_HTTP_PORT") ?? DEFAULT_CONTROL_PLANE_HTTP_PORT;
+  if (httpPort !== 0) options.httpPort = httpPort;
+  if (env.JETMESH_CP_HTTP_HOST) options.httpHost = env.JETMESH_CP_HTTP_HOST;
+  options.console = consoleOptionsFromEnv(env);
   const outcomes = env.JETMESH_CP_RECORD_OUTCOMES;
-  if (outcomes !== undefined && outcomes !== "")
-    options.recordOutcomes = !["0", "false", "off", "no"].includes(outcomes.toLowerCase());
+  if (outcomes !== undefined && outcomes !== "") options.recordOutcomes = !isOff(outcomes);
+  const scheduler = env.JETMESH_CP_SCHEDULER;
+  if (scheduler !== undefined && scheduler !== "") options.scheduler = !isOff(scheduler);
   return options;
+}
+
+function isOff(value: string): boolean {
+  return ["0", "false", "off", "no"].includes(value.toLowerCase());
 }

@@ -8,16 +8,23 @@ import {
   connectionSettingsFromEnv,
   connectNats,
   createLogger,
+  type HttpRoute,
   JetmeshClient,
+  type MetricsServer,
+  startMetricsServer,
   VERSION,
 } from "../runtime/index.ts";
 import { buildHandlers } from "./api/handlers.ts";
 import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
 import { ApiServer } from "./api/server.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { buildConsole } from "./console/console.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
+import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
+import { JobStats } from "./metrics/job-stats.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 import { readControlRecords } from "./status/control-records.ts";
 import { FleetStatusView } from "./status/fleet-status.ts";
 import { HeartbeatAggregator } from "./status/heartbeat-aggregator.ts";
@@ -25,10 +32,15 @@ import { QueueStats } from "./status/queue-stats.ts";
 
 export interface ControlPlane {
   readonly replicaId: string;
+  /** Port the HTTP server (`/metrics`, `/healthz`) listens on; undefined when it has none. */
+  readonly httpPort: number | undefined;
   /** Connects (unless given a connection), loads the fleet's state and starts answering. */
   start(): Promise<void>;
-  /** Stops answering, finishes requests in flight, closes the connection it opened. */
-  stop(): Promise<void>;
+  /**
+   * Stops answering, finishes requests in flight, closes the connection it opened. `release:
+   * false` keeps the scheduler lease, as a crash would (another replica waits it out).
+   */
+  stop(options?: { release?: boolean }): Promise<void>;
   /** Answers one API request in-process, exactly as over NATS. */
   call(endpoint: string, body?: unknown): Promise<ApiReply<unknown>>;
 }
@@ -42,7 +54,10 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let api: ApiServer | undefined;
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
+  let jobStats: JobStats | undefined;
   let client: JetmeshClient | undefined;
+  let scheduler: Scheduler | undefined;
+  let http: MetricsServer | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -88,9 +103,39 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         host: hostname(),
         pid: process.pid,
       };
+      if (settings.scheduler) {
+        scheduler = new Scheduler(mesh, client, logger, {
+          replicaId,
+          tickMs: settings.schedulerTickMs,
+          leaseMs: settings.schedulerLeaseMs,
+          replicas: settings.replicas,
+        });
+        await scheduler.start();
+      }
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
-      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica }), logger);
+      jobStats = new JobStats(mesh, stats, replicaId);
+      jobStats.start();
+      api = new ApiServer(
+        mesh,
+        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, scheduler }),
+        logger,
+      );
       api.start();
+      if (options.httpPort !== undefined) {
+        const routes = [...(options.httpRoutes ?? [])];
+        if (options.console?.enabled !== false) {
+          const served = api;
+          const webConsole = await buildConsole({
+            call: (endpoint, body) => served.call(endpoint, body),
+            nc,
+            logger,
+            options: options.console ?? {},
+          });
+          // After the routes given in the options: an explicit route wins over the console.
+          routes.push(webConsole.handler);
+        }
+        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
+      }
       const tick = () => {
         ticking = ticking
           .then(() => maintain(ctx, stats))
@@ -103,9 +148,33 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       timer.unref();
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
+      await api?.stop();
+      jobStats?.stop();
+      outcomes?.stop();
+      heartbeats?.stop();
+      await client?.close();
       if (ownsConnection) await nc.close().catch(() => {});
       throw error;
     }
+  }
+
+  async function startHttp(port: number, metrics: ControlPlaneMetrics, routes: HttpRoute[]): Promise<void> {
+    try {
+      http = await startMetricsServer(metrics.registry, {
+        port,
+        host: options.httpHost,
+        healthy: () => nc !== undefined && !nc.isClosed(),
+        routes,
+      });
+    } catch (error) {
+      throw new Error(
+        `cannot serve /metrics on port ${port}: ${(error as Error).message}; set JETMESH_CP_HTTP_PORT to a free port, or to 0 to turn the HTTP server off`,
+      );
+    }
+    logger.info(
+      { port: http.port, console: options.console?.enabled !== false },
+      "serving /metrics and /healthz",
+    );
   }
 
   /** Samples queues for rates, and clears drain records of workers that are gone. */
@@ -128,11 +197,14 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     }
   }
 
-  async function stop(): Promise<void> {
+  async function stop({ release = true }: { release?: boolean } = {}): Promise<void> {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
+    await scheduler?.stop({ release });
+    await http?.close();
     await api?.stop();
     await ticking;
+    jobStats?.stop();
     outcomes?.stop();
     heartbeats?.stop();
     await client?.close();
@@ -145,7 +217,15 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     return api.call(endpoint, body);
   }
 
-  return { replicaId, start, stop, call };
+  return {
+    replicaId,
+    get httpPort() {
+      return http?.port;
+    },
+    start,
+    stop,
+    call,
+  };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

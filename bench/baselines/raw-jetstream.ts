@@ -10,7 +10,7 @@ import {
   jetstreamManager,
   RetentionPolicy,
 } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type {
   DrainParams,
   EnqueueParams,
@@ -29,6 +29,7 @@ import { drainWithProcesses, measureWorkerMemory } from "../support/fleet.ts";
 import { LatencyRecorder } from "../support/latency.ts";
 import { pace } from "../support/pace.ts";
 import { payloadFor } from "../support/payload.ts";
+import { connectRaw } from "../support/raw-connect.ts";
 import { consumeConcurrently } from "../support/raw-consume.ts";
 import { readStamp, stampNow } from "../support/stamp.ts";
 
@@ -48,7 +49,7 @@ interface BenchQueue {
 
 /** Runs `body` against a fresh stream and consumer named after the run, deleted afterwards. */
 async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promise<T>): Promise<T> {
-  const nc = await connect({ servers: ctx.services.natsUrl });
+  const nc = await connectRaw(ctx.services.natsUrl);
   try {
     const jsm = await jetstreamManager(nc);
     const stream = `BENCH_${ctx.runId}`;
@@ -130,7 +131,7 @@ async function drain(ctx: RunContext, params: DrainParams, data: Uint8Array = NO
 async function latency(ctx: RunContext, params: LatencyParams): Promise<Sample> {
   return withQueue(ctx, async ({ js, stream, subject }) => {
     // The worker has its own connection, as it would in its own process.
-    const workerConnection = await connect({ servers: ctx.services.natsUrl });
+    const workerConnection = await connectRaw(ctx.services.natsUrl);
     try {
       const consumer = await jetstream(workerConnection).consumers.get(stream, DURABLE);
       const durationMs = params.warmupMs + params.durationMs;

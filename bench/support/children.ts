@@ -14,7 +14,9 @@ export type ChildSpec =
       jobName: string;
       concurrency: number;
       events: boolean;
-    };
+    }
+  /** The jetmesh control plane (heartbeat aggregation, API) instead of a worker. */
+  | { system: "control-plane"; natsUrl: string };
 
 export type ChildRequest =
   | { id: number; op: "go" }
@@ -29,6 +31,8 @@ export interface MemoryReading {
   peakRss: number;
   peakHeapUsed: number;
   handled: number;
+  /** CPU time of the process (user + system) so far, in microseconds. */
+  cpuMicros: number;
 }
 
 export type ChildReply =

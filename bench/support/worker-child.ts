@@ -1,7 +1,8 @@
 // A worker in a process of its own, for the multi-process and memory scenarios. Started by
 // support/children.ts with a `ChildSpec` (JSON) as its only argument; it connects, reports
 // "ready", and waits for the parent's requests over the IPC channel:
-//   go       start consuming (a jetmesh Worker, or the raw baseline's consume loop)
+//   go       start consuming (a jetmesh Worker, or the raw baseline's consume loop), or start the
+//            control plane (the control scenarios)
 //   sample   memory now (after a GC when asked) and the peak since the last reset
 //   stop     stop consuming, flush, reply with the number of jobs handled, and exit
 // Handlers are no-ops that count the jobs they start. Each system's modules are imported only in
@@ -34,9 +35,9 @@ interface Mode {
 
 async function rawMode(spec: Extract<ChildSpec, { system: "raw" }>): Promise<Mode> {
   const { jetstream } = await import("@nats-io/jetstream");
-  const { connect } = await import("@nats-io/transport-node");
+  const { connectRaw } = await import("./raw-connect.ts");
   const { consumeConcurrently } = await import("./raw-consume.ts");
-  const nc = await connect({ servers: spec.natsUrl });
+  const nc = await connectRaw(spec.natsUrl);
   return {
     async go() {
       const consumer = await jetstream(nc).consumers.get(spec.stream, spec.consumer);
@@ -89,6 +90,22 @@ async function jetmeshMode(spec: Extract<ChildSpec, { system: "jetmesh" }>): Pro
   };
 }
 
+async function controlPlaneMode(spec: Extract<ChildSpec, { system: "control-plane" }>): Promise<Mode> {
+  const { createLogger } = await import("../../runtime/index.ts");
+  const { buildControlPlane } = await import("../../control-plane/service.ts");
+  const controlPlane = buildControlPlane({
+    connection: { servers: spec.natsUrl },
+    logger: createLogger({}, { JETMESH_LOG_LEVEL: "silent" }),
+  });
+  return {
+    async go() {
+      await controlPlane.start();
+      return { stop: () => controlPlane.stop() };
+    },
+    close: async () => {},
+  };
+}
+
 function reply(message: ChildReply): Promise<void> {
   return new Promise((resolve) => process.send?.(message, undefined, {}, () => resolve()));
 }
@@ -106,12 +123,18 @@ function reading(gc: boolean): MemoryReading {
   }
   readPeak();
   const { rss, heapUsed } = process.memoryUsage();
-  return { rss, heapUsed, peakRss, peakHeapUsed, handled };
+  const cpu = process.cpuUsage();
+  return { rss, heapUsed, peakRss, peakHeapUsed, handled, cpuMicros: cpu.user + cpu.system };
 }
 
 async function main(): Promise<void> {
   if (process.send === undefined) throw new Error("worker-child.ts is started by support/children.ts");
-  const mode = spec.system === "raw" ? await rawMode(spec) : await jetmeshMode(spec);
+  const mode =
+    spec.system === "raw"
+      ? await rawMode(spec)
+      : spec.system === "jetmesh"
+        ? await jetmeshMode(spec)
+        : await controlPlaneMode(spec);
   let running: Running | undefined;
   process.on("message", (request: ChildRequest) => {
     const handle = async (): Promise<ChildReply> => {

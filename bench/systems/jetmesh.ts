@@ -34,6 +34,7 @@ import { drainWithProcesses, measureWorkerMemory, waitUntilEmpty } from "../supp
 import { LatencyRecorder } from "../support/latency.ts";
 import { pace } from "../support/pace.ts";
 import { payloadFor } from "../support/payload.ts";
+import { delayedJobs } from "./jetmesh-delayed.ts";
 
 const JOB_NAME = "noop";
 /** The baseline's 14-byte `{"job":"noop"}`, as a value the client encodes (MessagePack: 10 bytes). */
@@ -46,7 +47,7 @@ const SETTLED_CHECK_MS = 5_000;
 /** The worker logs its start and stop at info level; the benchmark output is no place for that. */
 const SILENT = createLogger({}, { JETMESH_LOG_LEVEL: "silent" });
 
-interface BenchQueue {
+export interface BenchQueue {
   client: JetmeshClient;
   jsm: JetStreamManager;
   queue: string;
@@ -55,7 +56,7 @@ interface BenchQueue {
 }
 
 /** Runs `body` against a queue declared for this run; its stream is deleted afterwards. */
-async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promise<T>): Promise<T> {
+export async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promise<T>): Promise<T> {
   const client = await JetmeshClient.connect({ connection: { servers: ctx.services.natsUrl } });
   try {
     const jsm = await jetstreamManager(client.nc);
@@ -298,6 +299,7 @@ export const jetmesh: System = {
   drainPayload: (ctx, params) => drainPayload(ctx, params, true),
   drainProcesses: (ctx, params) => drainProcesses(ctx, params, true),
   memory: (ctx, params) => memory(ctx, params, true),
+  delayed: delayedJobs,
 };
 
 /** The same worker with `events: false`: the gap to `jetmesh` is what lifecycle events cost. */

@@ -9,11 +9,15 @@ import { pauseQueue } from "../commands/pause.ts";
 import { purgeDeadLetters } from "../commands/purge-dead.ts";
 import { resumeQueue } from "../commands/resume.ts";
 import { retryDeadLetters } from "../commands/retry-dead.ts";
+import { deadLetterPatterns } from "../dead-letters/patterns.ts";
 import { getDeadLetter, listDeadLetters } from "../dead-letters/queries.ts";
 import { unknownQueue } from "../errors.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
 import { walkQueue } from "../jobs/queue-walk.ts";
+import type { JobStats } from "../metrics/job-stats.ts";
+import { scheduleEndpoints } from "../scheduler/endpoints.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { FleetStatusView } from "../status/fleet-status.ts";
 import {
   optionalBoolean,
@@ -30,6 +34,9 @@ export interface HandlerDeps {
   outcomes: OutcomeRecorder;
   client: JetmeshClient;
   replica: ReplicaInfo;
+  /** Absent when this replica runs no scheduler. */
+  scheduler?: Scheduler | undefined;
+  jobStats: JobStats;
 }
 
 type Body = Record<string, unknown>;
@@ -69,7 +76,14 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "jobs.enqueue": (body) => enqueueJob(ctx, deps.client, body),
     "dlq.list": (body) => listDeadLetters(ctx, body),
     "dlq.get": (body) => getDeadLetter(ctx, body),
+    "dlq.patterns": (body) => deadLetterPatterns(ctx, body),
     "dlq.retry": (body) => retryDeadLetters(ctx, body),
     "dlq.purge": (body) => purgeDeadLetters(ctx, body),
+    ...scheduleEndpoints(ctx, deps.client, deps.scheduler),
+    stats: (body) =>
+      deps.jobStats.report({
+        queue: body.queue === undefined || body.queue === null ? undefined : requireToken(body, "queue"),
+        windowMs: optionalInteger(body, "windowMs", 1, Number.MAX_SAFE_INTEGER),
+      }),
   };
 }

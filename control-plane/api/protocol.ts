@@ -7,6 +7,9 @@ import type {
   Heartbeat,
   QueueStatus,
   RunningJobStatus,
+  ScheduleChanges,
+  ScheduleSpec,
+  ScheduleView,
 } from "../../runtime/index.ts";
 import type { ApiErrorBody } from "../errors.ts";
 
@@ -70,6 +73,8 @@ export interface QueueRates {
   processedPerSec: number;
   /** Change of the backlog per second: positive grows, negative drains. */
   growthPerSec: number;
+  /** Change of the pending (not yet delivered) jobs per second: positive grows, negative drains. */
+  pendingGrowthPerSec: number;
   /** Time until the backlog is empty at the current drain rate; null unless draining. */
   timeToEmptyMs: number | null;
 }
@@ -169,6 +174,60 @@ export interface WaitingJob {
   attempt: number;
 }
 
+// ---------------------------------------------------------------- job statistics
+
+export interface OutcomeCounts {
+  completed: number;
+  /** Failed attempts (a job retried twice and then completed counts 2). */
+  failed: number;
+  /** Failed attempts scheduled for another attempt. */
+  retried: number;
+  /** Jobs dead-lettered. */
+  dead: number;
+  cancelled: number;
+}
+
+export interface Distribution {
+  /** How many values the percentiles come from. */
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface OutcomeSummary extends OutcomeCounts {
+  /** Failed attempts / finished attempts (completed + failed); null when none finished. */
+  errorRate: number | null;
+  /** Run time of attempts that ended (completed, failed, cancelled), in ms. */
+  durationMs: Distribution | null;
+  /** Enqueue to start of first attempts, in ms. */
+  waitMs: Distribution | null;
+  /** The most frequent error classes of failed attempts (at most 10), most frequent first. */
+  errorClasses: { errorClass: string; count: number }[];
+}
+
+export interface QueueJobStats {
+  queue: string;
+  /** Jobs waiting to be handed to a worker now; null when the queue's stream is gone. */
+  pending: number | null;
+  /** Change of pending per second over the replica's rate window; null until it has two samples. */
+  pendingGrowthPerSec: number | null;
+  /** Every job name of the queue together. */
+  total: OutcomeSummary;
+  /** Per job name that had events in the window. */
+  jobs: ({ name: string } & OutcomeSummary)[];
+}
+
+export interface StatsReport {
+  at: number;
+  replicaId: string;
+  windowMs: number;
+  /** How much of the window this replica saw (less than windowMs for a replica younger than it). */
+  coveredMs: number;
+  queues: QueueJobStats[];
+}
+
 // ---------------------------------------------------------------- dead letters
 
 export interface DeadLetterFilter {
@@ -218,6 +277,27 @@ export interface DeadLetterRetryResult {
   dryRun: boolean;
 }
 
+/** Dead letters of one queue with one error class. */
+export interface DeadLetterPattern {
+  queue: string;
+  errorClass: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  /** The error message of the most recent one. */
+  lastMessage: string;
+  /** Job names it struck (at most five). */
+  names: string[];
+}
+
+export interface DeadLetterPatterns {
+  /** Dead letters that matched the filter. */
+  total: number;
+  truncated: boolean;
+  /** Most frequent first. */
+  patterns: DeadLetterPattern[];
+}
+
 export interface DeadLetterPurgeResult {
   matched: number;
   purged: number;
@@ -241,8 +321,20 @@ export interface EnqueueReply {
   jobId: string;
   queue: string;
   name: string;
+  /** Its place in the queue, or in the delay store for a delayed job. */
   sequence: number;
   duplicate: boolean;
+  /** When a delayed job is due (ms since epoch). */
+  dueAt?: number;
+}
+
+/** Which replica runs the scheduler (the holder of its lease). */
+export interface SchedulerStatusReply {
+  /** The replica that answered runs it. */
+  active: boolean;
+  holder: string | null;
+  /** Since when it runs it (its clock); runs due before then were missed. */
+  activeSince: number | null;
 }
 
 export interface ReplicaInfo {
@@ -292,6 +384,10 @@ export interface ApiSpec {
       encoding?: "json" | "msgpack";
       maxAttempts?: number;
       timeoutMs?: number;
+      /** Run no earlier than this many ms from now. */
+      delayMs?: number;
+      /** Run no earlier than this time (ms since epoch); a past time runs at once. */
+      runAt?: number;
     };
     reply: EnqueueReply;
   };
@@ -300,6 +396,7 @@ export interface ApiSpec {
     reply: { total: number; deadLetters: DeadLetterSummary[]; truncated: boolean };
   };
   "dlq.get": { request: { seq?: number; jobId?: string }; reply: DeadLetterDetail };
+  "dlq.patterns": { request: DeadLetterFilter & { limit?: number }; reply: DeadLetterPatterns };
   "dlq.retry": {
     request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
     reply: DeadLetterRetryResult;
@@ -308,6 +405,16 @@ export interface ApiSpec {
     request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
     reply: DeadLetterPurgeResult;
   };
+  "schedules.list": { request: Record<string, never>; reply: ScheduleView[] };
+  "schedules.get": { request: { id: string }; reply: ScheduleView };
+  "schedules.create": { request: ScheduleSpec; reply: ScheduleView };
+  "schedules.update": { request: ScheduleChanges & { id: string }; reply: ScheduleView };
+  "schedules.pause": { request: { id: string }; reply: ScheduleView };
+  "schedules.resume": { request: { id: string }; reply: ScheduleView };
+  "schedules.delete": { request: { id: string }; reply: { id: string; deleted: true } };
+  "schedules.run-now": { request: { id: string }; reply: EnqueueReply };
+  "scheduler.status": { request: Record<string, never>; reply: SchedulerStatusReply };
+  stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -330,6 +437,17 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "jobs.enqueue",
   "dlq.list",
   "dlq.get",
+  "dlq.patterns",
   "dlq.retry",
   "dlq.purge",
+  "schedules.list",
+  "schedules.get",
+  "schedules.create",
+  "schedules.update",
+  "schedules.pause",
+  "schedules.resume",
+  "schedules.delete",
+  "schedules.run-now",
+  "scheduler.status",
+  "stats",
 ];

@@ -19,11 +19,22 @@ export interface QueueFacts {
   rates: QueueRates | null;
 }
 
+/** What the metrics export of a queue: its facts plus what the API does not show. */
+export interface QueueSnapshot extends QueueFacts {
+  /** When these facts were read. */
+  at: number;
+  /** Enqueue time of the oldest job not yet handed to a worker, null when none waits. */
+  oldestWaitingAt: number | null;
+  /** The stream's last sequence: one per job ever stored in the queue. */
+  lastSeq: number;
+}
+
 export interface QueueSample {
   at: number;
   /** The stream's last sequence: grows by one per stored job. */
   lastSeq: number;
   backlog: number;
+  pending: number;
 }
 
 /** Rates need samples at least this far apart to mean anything. */
@@ -42,6 +53,7 @@ export function ratesFrom(samples: readonly QueueSample[]): QueueRates | null {
   const processed = Math.max(0, enqueued - growth);
   const growthPerSec = growth / seconds;
   return {
+    pendingGrowthPerSec: round((last.pending - first.pending) / seconds),
     windowMs: spanMs,
     enqueuedPerSec: round(enqueued / seconds),
     processedPerSec: round(processed / seconds),
@@ -57,6 +69,7 @@ function round(value: number): number {
 
 export class QueueStats {
   readonly #samples = new Map<string, QueueSample[]>();
+  #latest = new Map<string, QueueSnapshot>();
   readonly #now: () => number;
 
   constructor(
@@ -91,9 +104,17 @@ export class QueueStats {
     const streams = await this.streams();
     const queues = only === undefined ? [...streams.keys()] : only.filter((queue) => streams.has(queue));
     const dead = await this.deadLetterCounts();
-    return Promise.all(
+    const snapshots = await Promise.all(
       queues.map((queue) => this.#facts(queue, streams.get(queue) as StreamInfo, dead.get(queue) ?? 0)),
     );
+    if (only === undefined) this.#latest = new Map();
+    for (const snapshot of snapshots) this.#latest.set(snapshot.queue, snapshot);
+    return snapshots.map(({ at: _at, oldestWaitingAt: _oldest, lastSeq: _seq, ...facts }) => facts);
+  }
+
+  /** The facts of every queue as last read (by the sampling tick or a request); no JetStream call. */
+  latest(): QueueSnapshot[] {
+    return [...this.#latest.values()];
   }
 
   /** Samples every queue once (the service calls this on a timer so rates have history). */
@@ -122,7 +143,7 @@ export class QueueStats {
     return counts;
   }
 
-  async #facts(queue: string, info: StreamInfo, dead: number): Promise<QueueFacts> {
+  async #facts(queue: string, info: StreamInfo, dead: number): Promise<QueueSnapshot> {
     const { jsm, subjects } = this.mesh;
     const now = this.#now();
     // The listing was just read: its state is as fresh as a second request would be.
@@ -133,22 +154,26 @@ export class QueueStats {
         if (isNotFound(error)) return undefined;
         throw error;
       });
-    let oldestJobAt: number | null = null;
-    if (state.messages > 0) {
-      const first = await jsm.streams
-        .getMessage(info.config.name, { seq: state.first_seq })
-        .catch(() => null);
-      if (first !== null) {
-        const enqueuedAt = Number(first.header?.get(Header.EnqueuedAt));
-        oldestJobAt = Number.isFinite(enqueuedAt) && enqueuedAt > 0 ? enqueuedAt : first.time.getTime();
-      }
-    }
-    const rates = this.#record(queue, { at: now, lastSeq: state.last_seq, backlog: state.messages });
+    const pending = consumer?.num_pending ?? state.messages;
+    const oldestJobAt = state.messages > 0 ? await this.#enqueuedAt(info.config.name, state.first_seq) : null;
+    // Jobs after the consumer's delivered sequence were never handed out; in a work queue the
+    // first of them is the oldest waiting job (unless it was deleted: then the oldest job bounds it).
+    const firstWaiting = Math.max(state.first_seq, (consumer?.delivered.stream_seq ?? 0) + 1);
+    const oldestWaitingAt =
+      pending === 0
+        ? null
+        : firstWaiting === state.first_seq
+          ? oldestJobAt
+          : ((await this.#enqueuedAt(info.config.name, firstWaiting)) ?? oldestJobAt);
+    const rates = this.#record(queue, { at: now, lastSeq: state.last_seq, backlog: state.messages, pending });
     return {
+      at: now,
+      oldestWaitingAt,
+      lastSeq: state.last_seq,
       queue,
       stream: info.config.name,
       backlog: state.messages,
-      pending: consumer?.num_pending ?? state.messages,
+      pending,
       inFlight: consumer?.num_ack_pending ?? 0,
       redelivered: consumer?.num_redelivered ?? 0,
       dead,
@@ -157,6 +182,14 @@ export class QueueStats {
       oldestJobAgeMs: oldestJobAt === null ? null : Math.max(0, now - oldestJobAt),
       rates,
     };
+  }
+
+  /** Enqueue time of the job at a sequence (its store time without the header), null if it is gone. */
+  async #enqueuedAt(stream: string, seq: number): Promise<number | null> {
+    const message = await this.mesh.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (message === null) return null;
+    const enqueuedAt = Number(message.header?.get(Header.EnqueuedAt));
+    return Number.isFinite(enqueuedAt) && enqueuedAt > 0 ? enqueuedAt : message.time.getTime();
   }
 
   /** Adds a sample and returns the rates over the window, keeping one sample older than it. */

@@ -295,14 +295,17 @@ class Cluster {
     await this.#admin.nc.flush();
     if (this.stopping) return;
 
-    const controlPlane = existsSync(join(ROOT, CONTROL_PLANE_ENTRY)) ? this.#spawnControlPlane() : undefined;
+    const controlPlaneHttpPort = await freePort();
+    const controlPlane = existsSync(join(ROOT, CONTROL_PLANE_ENTRY))
+      ? this.#spawnControlPlane(controlPlaneHttpPort)
+      : undefined;
     const workers: { pid: number | undefined; node: string; metricsPort: number }[] = [];
     for (const index of [0, 1]) {
       const metricsPort = await freePort();
       const child = this.#spawnWorker(index, metricsPort);
       workers.push({ pid: child.pid, node: `nats-${index + 1}`, metricsPort });
     }
-    this.#banner(queue?.stream ?? "", controlPlane, workers);
+    this.#banner(queue?.stream ?? "", controlPlane, controlPlaneHttpPort, workers);
 
     this.#producerClient = await JetmeshClient.connect({ connection: this.#as("producer") });
     this.#producer = new DemoProducer(this.#producerClient, this.settings.rate, this.tally);
@@ -421,11 +424,14 @@ class Cluster {
     });
   }
 
-  #spawnControlPlane(): ChildProcess {
+  #spawnControlPlane(httpPort: number): ChildProcess {
     return this.#spawnChild("control-plane", CONTROL_PLANE_ENTRY, {
       NATS_URL: this.urls.join(","),
       NATS_USER: USERS.controlPlane.user,
       NATS_PASSWORD: USERS.controlPlane.password,
+      // A free port, so a second local cluster (or a compose stack) on 9465 does not collide.
+      JETMESH_CP_HTTP_PORT: String(httpPort),
+      JETMESH_CP_HTTP_HOST: "127.0.0.1",
       // Its own streams (heartbeats, outcomes) replicated like the queue, as in docker-compose.yml.
       JETMESH_CP_REPLICAS: String(REPLICAS),
     });
@@ -434,6 +440,7 @@ class Cluster {
   #banner(
     stream: string,
     controlPlane: ChildProcess | undefined,
+    controlPlaneHttpPort: number,
     workers: { pid: number | undefined; node: string; metricsPort: number }[],
   ): void {
     const { settings } = this;
@@ -451,7 +458,7 @@ class Cluster {
       `  queue     ${QUEUE}  (stream ${stream}, ${REPLICAS} replicas; declared)`,
       controlPlane === undefined
         ? `  control   skipped: ${CONTROL_PLANE_ENTRY} does not exist yet`
-        : `  control   control plane pid ${controlPlane.pid}  (${CONTROL_PLANE_ENTRY}, logs prefixed [control-plane])`,
+        : `  control   control plane pid ${controlPlane.pid}  (${CONTROL_PLANE_ENTRY}, logs prefixed [control-plane])  metrics http://127.0.0.1:${controlPlaneHttpPort}/metrics`,
       ...workers.map(
         (worker, index) =>
           `  worker ${index + 1}  worker ${index + 1} pid ${worker.pid}  on ${worker.node}  metrics http://127.0.0.1:${worker.metricsPort}/metrics`,

@@ -48,6 +48,9 @@ export function natsOptions(settings: ConnectionSettings): NodeConnectionOptions
     reconnectTimeWait: 500,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // The client otherwise captures a stack trace for every request, publish-with-ack and
+    // pull, only to enrich the rare timeout error with the caller's frames: 1.7x on enqueueMany.
+    noAsyncTraces: true,
   };
   if (settings.name !== undefined) options.name = settings.name;
   if (settings.credsFile !== undefined) {

@@ -1,12 +1,21 @@
 // One delivery of a job from a pull consumer, and its acknowledgements. A thin layer over the
 // core message: the ack protocol is a handful of fixed payloads sent to the reply subject.
 import type { Msg, MsgHdrs } from "@nats-io/transport-node";
+import { type HeaderValues, headerValues, parseHeaderBlock } from "../wire/job-message.ts";
 
 const ACK = new TextEncoder().encode("+ACK");
 const NAK = new TextEncoder().encode("-NAK");
 const IN_PROGRESS = new TextEncoder().encode("+WPI");
 // A bare +TERM: servers before 2.10.4 ignore "+TERM <reason>" and redeliver the message.
 const TERM = new TextEncoder().encode("+TERM");
+
+const EMPTY = new Uint8Array(0);
+
+/** The internals of nats-core 3.x's MsgImpl that hold a message's bytes as received. */
+interface RawMessage {
+  _msg: { hdr: number };
+  _rdata: Uint8Array;
+}
 
 export class Delivery {
   readonly stream: string;
@@ -35,6 +44,20 @@ export class Delivery {
   /** Throws when a foreign client stored a header block that cannot be parsed. */
   get headers(): MsgHdrs | undefined {
     return this.msg.headers;
+  }
+
+  /**
+   * The header values by lower-cased name, read from the raw header block when the client's
+   * message exposes it (nats-core's MsgImpl keeps the block as `_rdata` up to `_msg.hdr`); other
+   * message types go through their MsgHdrs. Throws where `headers` would.
+   */
+  headerValues(): HeaderValues {
+    const raw = this.msg as Partial<RawMessage>;
+    const end = raw._msg?.hdr;
+    if (typeof end === "number" && raw._rdata instanceof Uint8Array) {
+      return parseHeaderBlock(end > 0 ? raw._rdata.subarray(0, end) : EMPTY);
+    }
+    return headerValues(this.msg.headers);
   }
 
   ack(): void {

@@ -1,7 +1,13 @@
 // Serves /metrics (Prometheus text format) and /healthz over HTTP for a jetmesh process.
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+
+/**
+ * An extra request handler served on the same port: it answers the request and returns true, or
+ * returns false to leave it to the next route and the built-in /metrics and /healthz.
+ */
+export type HttpRoute = (request: IncomingMessage, response: ServerResponse) => boolean;
 
 export interface MetricsServer {
   readonly port: number;
@@ -10,9 +16,11 @@ export interface MetricsServer {
 
 export async function startMetricsServer(
   registry: Registry,
-  options: { port: number; host?: string; healthy?: () => boolean },
+  options: { port: number; host?: string; healthy?: () => boolean; routes?: readonly HttpRoute[] },
 ): Promise<MetricsServer> {
+  const routes = options.routes ?? [];
   const server: Server = createServer((request, response) => {
+    if (routes.some((route) => route(request, response))) return;
     if (request.url === "/metrics") {
       registry.metrics().then(
         (text) => {
@@ -41,6 +49,11 @@ export async function startMetricsServer(
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections of a browser or a scraper would otherwise hold close() open.
+        server.closeIdleConnections();
+      }),
   };
 }

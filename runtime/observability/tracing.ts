@@ -4,6 +4,8 @@
 import {
   type Context,
   context,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   propagation,
   type Span,
   SpanKind,
@@ -18,6 +20,25 @@ import type { JobEnvelope } from "../wire/job-message.ts";
 const jetmeshTracer = trace.getTracer("jetmesh", VERSION);
 const tracer = () => jetmeshTracer;
 
+let sdkRegistered = false;
+
+/**
+ * Whether an OpenTelemetry SDK has registered a tracer provider. Until one has, spans, their
+ * attributes and context switches are skipped outright: they would be no-op objects built per
+ * job. Once registered, a provider stays (it can only be replaced), so the answer is kept.
+ */
+function tracingActive(): boolean {
+  if (sdkRegistered) return true;
+  const provider = trace.getTracerProvider();
+  sdkRegistered =
+    !(provider instanceof ProxyTracerProvider) ||
+    provider.getDelegateTracer("jetmesh", VERSION) !== undefined;
+  return sdkRegistered;
+}
+
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+const NO_TRACE_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 const recordGetter: TextMapGetter<Record<string, string | undefined>> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => carrier[key],
@@ -29,7 +50,8 @@ export function startEnqueueSpan(
   name: string,
   jobId: string,
   subject: string,
-): { span: Span; headers: Record<string, string> } {
+): { span: Span; headers: Readonly<Record<string, string>> } {
+  if (!tracingActive()) return { span: NO_SPAN, headers: NO_TRACE_HEADERS };
   const span = tracer().startSpan(`publish ${queue}`, {
     kind: SpanKind.PRODUCER,
     attributes: {
@@ -67,7 +89,9 @@ export interface AttemptSpan {
   spanId: string | undefined;
 }
 
-export function startAttemptSpan(envelope: JobEnvelope, subject: string): AttemptSpan {
+/** Undefined when no SDK is registered: there is nothing to record or to run the handler in. */
+export function startAttemptSpan(envelope: JobEnvelope, subject: string): AttemptSpan | undefined {
+  if (!tracingActive()) return undefined;
   const carrier = { traceparent: envelope.traceParent, tracestate: envelope.traceState };
   const parent =
     envelope.traceParent === undefined

@@ -29,9 +29,21 @@ export function encodePayload(payload: unknown, encoding: Encoding): Uint8Array 
   return packr.pack(payload);
 }
 
+// Producers send the same one or two Content-Type strings over and over: remember the last one.
+let lastContentType: string | undefined;
+let lastEncoding: Encoding | undefined;
+
 /** Maps a Content-Type header to an encoding; undefined means "sniff". */
 export function encodingOf(contentType: string | undefined): Encoding | undefined {
   if (contentType === undefined || contentType === "") return undefined;
+  if (contentType === lastContentType) return lastEncoding;
+  const encoding = parseContentType(contentType);
+  lastContentType = contentType;
+  lastEncoding = encoding;
+  return encoding;
+}
+
+function parseContentType(contentType: string): Encoding {
   const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
   if (mediaType === "application/json") return "json";
   if (
@@ -69,7 +81,9 @@ function decodeMessagePack(data: Uint8Array): unknown {
       throw new Error(`expected exactly one value, found ${values?.length ?? 0}`);
     }
     // 0xC1 is "never used" in MessagePack; msgpackr returns a marker object instead of failing.
-    if (containsNeverUsed(values[0])) throw new Error("0xC1 is not a valid MessagePack type byte");
+    // Only bytes that contain 0xC1 somewhere (a native scan) can hold one.
+    if (data.indexOf(0xc1) !== -1 && containsNeverUsed(values[0]))
+      throw new Error("0xC1 is not a valid MessagePack type byte");
     return values[0];
   } catch (error) {
     throw new DecodeError(`payload is not valid MessagePack: ${(error as Error).message}`, { cause: error });

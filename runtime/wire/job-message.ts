@@ -15,20 +15,28 @@ export interface JobMessageOptions {
   maxAttempts?: number;
   timeoutMs?: number;
   enqueuedAt?: number;
+  /** When the job is due (ms since epoch); absent for a job that may run at once. */
+  dueAt?: number;
   /** Extra headers, e.g. W3C trace context. */
   extraHeaders?: Record<string, string>;
 }
 
 export function buildJobHeaders(options: JobMessageOptions): MsgHdrs {
+  // append, not set: the block is fresh, and set() scans for an existing name first.
   const h = createHeaders();
-  h.set(Header.Version, WIRE_VERSION);
-  h.set(Header.JobId, options.jobId);
-  h.set(Header.ContentType, contentTypeOf(options.encoding));
-  h.set(Header.EnqueuedAt, String(options.enqueuedAt ?? Date.now()));
-  if (options.attempt !== undefined && options.attempt !== 1) h.set(Header.Attempt, String(options.attempt));
-  if (options.maxAttempts !== undefined) h.set(Header.MaxAttempts, String(options.maxAttempts));
-  if (options.timeoutMs !== undefined) h.set(Header.TimeoutMs, String(options.timeoutMs));
-  for (const [key, value] of Object.entries(options.extraHeaders ?? {})) h.set(key, value);
+  h.append(Header.Version, WIRE_VERSION);
+  h.append(Header.JobId, options.jobId);
+  h.append(Header.ContentType, contentTypeOf(options.encoding));
+  h.append(Header.EnqueuedAt, String(options.enqueuedAt ?? Date.now()));
+  if (options.dueAt !== undefined) h.append(Header.DueAt, String(options.dueAt));
+  if (options.attempt !== undefined && options.attempt !== 1)
+    h.append(Header.Attempt, String(options.attempt));
+  if (options.maxAttempts !== undefined) h.append(Header.MaxAttempts, String(options.maxAttempts));
+  if (options.timeoutMs !== undefined) h.append(Header.TimeoutMs, String(options.timeoutMs));
+  if (options.extraHeaders !== undefined) {
+    // Extra headers may repeat a name given above (the caller's choice wins, as with set()).
+    for (const [key, value] of Object.entries(options.extraHeaders)) h.set(key, value);
+  }
   return h;
 }
 
@@ -50,6 +58,8 @@ export interface JobEnvelope {
   timeoutMs: number | undefined;
   /** When the job was enqueued (ms since epoch), when the producer said so. */
   enqueuedAt: number | undefined;
+  /** When the job was due (ms since epoch), for a delayed job; its queue wait counts from here. */
+  dueAt: number | undefined;
   contentType: string | undefined;
   traceParent: string | undefined;
   traceState: string | undefined;
@@ -71,12 +81,63 @@ export function headerValues(h: MsgHdrs | undefined): HeaderValues {
   return values;
 }
 
+const headerDecoder = new TextDecoder();
+const NO_HEADERS: HeaderValues = new Map();
+
+/**
+ * Reads a header block as it arrives on the wire (`NATS/1.0…\r\nName: value\r\n…\r\n\r\n`)
+ * straight into header values, by the JavaScript client's rules: the same block is refused (a name
+ * outside printable ASCII or with a colon, a lone CR or LF in a value) and lines without a colon
+ * are skipped. It replaces the client's MsgHdrs on the hot path, which builds a canonical key, a
+ * key list and a regex test per header before we read a single one.
+ */
+export function parseHeaderBlock(block: Uint8Array): HeaderValues {
+  if (block.length === 0) return NO_HEADERS;
+  const text = headerDecoder.decode(block);
+  const values = new Map<string, string>();
+  // The first line is the version and an optional status; headers follow.
+  let start = text.indexOf("\r\n");
+  while (start !== -1) {
+    start += 2;
+    let end = text.indexOf("\r\n", start);
+    if (end === -1) end = text.length;
+    const colon = text.indexOf(":", start);
+    if (colon !== -1 && colon < end) {
+      for (let i = start; i < colon; i++) {
+        const c = text.charCodeAt(i);
+        if (c < 33 || c > 126) throw new Error(`'${text[i]}' is not a valid character in a header name`);
+      }
+      const value = text.slice(colon + 1, end);
+      if (value.includes("\r") || value.includes("\n"))
+        throw new Error("header values cannot contain \\r or \\n");
+      const name = text.slice(start, colon).toLowerCase();
+      // First value wins, as with the client's headers.get().
+      if (!values.has(name)) values.set(name, value.trim());
+    }
+    start = end === text.length ? -1 : end;
+  }
+  return values;
+}
+
 export function readHeader(h: HeaderValues, name: string): string | undefined {
   return h.get(name.toLowerCase());
 }
 
-function positiveInteger(h: HeaderValues, name: string): number | undefined {
-  const raw = readHeader(h, name);
+// Lower-cased once: readEnvelope runs for every delivery.
+const JOB_ID = Header.JobId.toLowerCase();
+const MSG_ID = Header.MsgId.toLowerCase();
+const ATTEMPT = Header.Attempt.toLowerCase();
+const MAX_ATTEMPTS = Header.MaxAttempts.toLowerCase();
+const TIMEOUT_MS = Header.TimeoutMs.toLowerCase();
+const ENQUEUED_AT = Header.EnqueuedAt.toLowerCase();
+const DUE_AT = Header.DueAt.toLowerCase();
+const CONTENT_TYPE = Header.ContentType.toLowerCase();
+const TRACE_PARENT = Header.TraceParent.toLowerCase();
+const TRACE_STATE = Header.TraceState.toLowerCase();
+
+/** `key` is the lower-cased header name, `name` its spelling for the error message. */
+function positiveInteger(h: HeaderValues, key: string, name: string): number | undefined {
+  const raw = h.get(key);
   if (raw === undefined) return undefined;
   // Decimal digits only: other languages' readers reject "0x2", "1e3" or "+3", so we do too.
   const value = /^[1-9][0-9]*$/.test(raw) ? Number(raw) : Number.NaN;
@@ -99,22 +160,27 @@ export function readEnvelope(input: {
 }): JobEnvelope {
   const h = input.headers;
   // An empty id would name no job in events, dead letters or commands: it counts as absent.
-  const id =
-    readHeader(h, Header.JobId) || readHeader(h, Header.MsgId) || `${input.queue}-${input.streamSequence}`;
-  const firstAttempt = positiveInteger(h, Header.Attempt) ?? 1;
-  const enqueuedAt = readHeader(h, Header.EnqueuedAt);
+  const id = h.get(JOB_ID) || h.get(MSG_ID) || `${input.queue}-${input.streamSequence}`;
+  const firstAttempt = positiveInteger(h, ATTEMPT, Header.Attempt) ?? 1;
+  const enqueuedAt = h.get(ENQUEUED_AT);
   return {
     id,
     queue: input.queue,
     name: input.name,
     attempt: firstAttempt + input.deliveryCount - 1,
-    maxAttempts: positiveInteger(h, Header.MaxAttempts),
-    timeoutMs: positiveInteger(h, Header.TimeoutMs),
+    maxAttempts: positiveInteger(h, MAX_ATTEMPTS, Header.MaxAttempts),
+    timeoutMs: positiveInteger(h, TIMEOUT_MS, Header.TimeoutMs),
     enqueuedAt: enqueuedAt === undefined || !/^\d+$/.test(enqueuedAt) ? undefined : Number(enqueuedAt),
-    contentType: readHeader(h, Header.ContentType),
-    traceParent: readHeader(h, Header.TraceParent),
-    traceState: readHeader(h, Header.TraceState),
+    dueAt: epochMs(h.get(DUE_AT)),
+    contentType: h.get(CONTENT_TYPE),
+    traceParent: h.get(TRACE_PARENT),
+    traceState: h.get(TRACE_STATE),
   };
+}
+
+/** A time header: decimal ms since the epoch; any other value is ignored (not an error). */
+export function epochMs(raw: string | undefined): number | undefined {
+  return raw === undefined || !/^\d{1,16}$/.test(raw) ? undefined : Number(raw);
 }
 
 /** Decodes a job payload, enforcing the size limit first. */

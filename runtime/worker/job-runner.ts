@@ -11,7 +11,6 @@ import { type AttemptSpan, endSpan, runInContext, startAttemptSpan } from "../ob
 import { Header } from "../wire/headers.ts";
 import {
   type HeaderValues,
-  headerValues,
   type JobEnvelope,
   readEnvelope,
   readHeader,
@@ -20,13 +19,15 @@ import {
 import type { Subjects } from "../wire/subjects.ts";
 import type { AttemptLog, AttemptRecord } from "./attempt-log.ts";
 import { deadLetter } from "./dead-letter.ts";
+import { Deadlines } from "./deadlines.ts";
 import { DEFAULT_JOB_TIMEOUT_MS, type JobContext, type JobDefinition } from "./define-job.ts";
+import { deferUntilDue, isEarly, retryAfter } from "./delayed-retry.ts";
 import { AbortReason, type DeadReason, describeFailure, type FailureRecord } from "./failure.ts";
 import { handBack } from "./hand-back.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
 import type { LifecycleSink } from "./lifecycle.ts";
 import { DEFAULT_BACKOFF, retryDelayMs } from "./retry-policy.ts";
-import { RunControl } from "./run-control.ts";
+import { RunControl, type Settled } from "./run-control.ts";
 
 /** A job this worker is running now (for status, cancellation and shutdown). */
 export interface RunningJob {
@@ -52,11 +53,12 @@ export interface JobRunnerOptions {
   isCancelled: (jobKey: string) => boolean;
 }
 
-type Settled = { ok: true } | { ok: false; error: unknown };
+const NO_DETAILS = {};
 
 export class JobRunner {
   /** Running jobs by stream sequence (unique per delivery, unlike job ids). */
   readonly running = new Map<number, RunningJob>();
+  readonly #deadlines = new Deadlines();
 
   constructor(private readonly options: JobRunnerOptions) {}
 
@@ -66,7 +68,7 @@ export class JobRunner {
     let values: HeaderValues | undefined;
     let envelope: JobEnvelope;
     try {
-      values = headerValues(msg.headers);
+      values = msg.headerValues();
       envelope = readEnvelope({
         queue: queue.queue,
         name,
@@ -87,6 +89,7 @@ export class JobRunner {
       );
     }
     if (this.options.isCancelled(jobKey(envelope.id))) return this.#cancel(msg, envelope);
+    if (isEarly(envelope)) return deferUntilDue(this.options, msg, envelope);
     const definition = jobs.get(envelope.name);
     if (definition === undefined) {
       const error = new JetmeshError(
@@ -129,40 +132,29 @@ export class JobRunner {
       ),
     );
     const timeoutMs = envelope.timeoutMs ?? definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
-    const timer = setTimeout(
-      () => control.abort(new AbortReason("timeout", `job exceeded its timeout of ${timeoutMs} ms`)),
-      timeoutMs,
+    const deadline = this.#deadlines.add(startedAt, timeoutMs, control);
+    // A delayed job waits in its queue from its due time, not from its enqueue.
+    const waitingSince = envelope.dueAt ?? envelope.enqueuedAt;
+    events.publish(
+      "started",
+      envelope,
+      waitingSince === undefined ? NO_DETAILS : { waitMs: startedAt - waitingSince },
     );
-    events.publish("started", envelope, {
-      waitMs: envelope.enqueuedAt === undefined ? undefined : startedAt - envelope.enqueuedAt,
-    });
     const attemptSpan = startAttemptSpan(envelope, msg.subject);
-    const context = this.#context(envelope, maxAttempts, job, attemptSpan);
-    const settled = await runInContext(attemptSpan.context, () =>
-      this.#invoke(definition, payload, context, control),
-    );
-    clearTimeout(timer);
+    const context = new RunningJobContext(envelope, maxAttempts, job, this.options, attemptSpan);
+    const outcome =
+      attemptSpan === undefined
+        ? control.run(definition, payload, context)
+        : runInContext(attemptSpan.context, () => control.run(definition, payload, context));
+    // A synchronous handler's outcome is known at once: no await, so its ack leaves in this turn.
+    const settled = outcome instanceof Promise ? await outcome : outcome;
+    this.#deadlines.clear(deadline);
     this.running.delete(msg.seq);
-    endSpan(attemptSpan.span, settled.ok ? undefined : settled.error);
+    if (attemptSpan !== undefined) endSpan(attemptSpan.span, settled.ok ? undefined : settled.error);
     try {
       await this.#settle(msg, envelope, definition, maxAttempts, lease, settled, Date.now() - startedAt);
     } finally {
       leases.release(lease);
-    }
-  }
-
-  /** Runs the handler; an abort settles at once even if the handler ignores its signal. */
-  async #invoke(
-    definition: JobDefinition,
-    payload: unknown,
-    context: JobContext,
-    control: RunControl,
-  ): Promise<Settled> {
-    try {
-      await Promise.race([definition.run(payload, context), control.aborted]);
-      return { ok: true };
-    } catch (error) {
-      return { ok: false, error };
     }
   }
 
@@ -205,45 +197,8 @@ export class JobRunner {
       return;
     }
     const delayMs = retryDelayMs(definition.backoff ?? DEFAULT_BACKOFF, envelope.attempt, settled.error);
-    msg.nak(delayMs);
+    await retryAfter(this.options, msg, envelope, delayMs);
     events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
-  }
-
-  #context(
-    envelope: JobEnvelope,
-    maxAttempts: number,
-    job: RunningJob,
-    attemptSpan: AttemptSpan,
-  ): JobContext {
-    const { logger: workerLogger, events } = this.options;
-    let logger: Logger | undefined;
-    return {
-      id: envelope.id,
-      queue: envelope.queue,
-      name: envelope.name,
-      attempt: envelope.attempt,
-      maxAttempts,
-      get signal() {
-        return job.control.signal;
-      },
-      // Built on first use: most handlers never log, and a child logger per job is not free.
-      get logger() {
-        // The worker's logger already carries the worker id and the queue.
-        logger ??= workerLogger.child({
-          jobId: envelope.id,
-          jobName: envelope.name,
-          attempt: envelope.attempt,
-          ...(attemptSpan.traceId === undefined
-            ? {}
-            : { traceId: attemptSpan.traceId, spanId: attemptSpan.spanId }),
-        });
-        return logger;
-      },
-      progress(value: unknown) {
-        job.progress = value;
-        events.publish("progress", envelope, { progress: value });
-      },
-    };
   }
 
   #attemptRecord(envelope: JobEnvelope, failure: FailureRecord): AttemptRecord {
@@ -293,7 +248,7 @@ export class JobRunner {
       envelope = readEnvelope({
         queue: this.options.queue.queue,
         name: "",
-        headers: headerValues(msg.headers),
+        headers: msg.headerValues(),
         streamSequence: msg.seq,
         deliveryCount: msg.deliveryCount,
       });
@@ -370,6 +325,64 @@ export class JobRunner {
   }
 }
 
+/**
+ * What a handler gets besides its payload. A class, so the getters live on the prototype rather
+ * than as closures built for every job.
+ */
+class RunningJobContext implements JobContext {
+  readonly id: string;
+  readonly queue: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  // Private fields: a handler that spreads or logs its context sees only the public face.
+  readonly #envelope: JobEnvelope;
+  readonly #job: RunningJob;
+  readonly #runner: Pick<JobRunnerOptions, "logger" | "events">;
+  readonly #attemptSpan: AttemptSpan | undefined;
+  #logger: Logger | undefined;
+
+  constructor(
+    envelope: JobEnvelope,
+    maxAttempts: number,
+    job: RunningJob,
+    runner: Pick<JobRunnerOptions, "logger" | "events">,
+    attemptSpan: AttemptSpan | undefined,
+  ) {
+    this.id = envelope.id;
+    this.queue = envelope.queue;
+    this.name = envelope.name;
+    this.attempt = envelope.attempt;
+    this.maxAttempts = maxAttempts;
+    this.#envelope = envelope;
+    this.#job = job;
+    this.#runner = runner;
+    this.#attemptSpan = attemptSpan;
+  }
+
+  get signal(): AbortSignal {
+    return this.#job.control.signal;
+  }
+
+  /** Built on first use: most handlers never log, and a child logger per job is not free. */
+  get logger(): Logger {
+    const span = this.#attemptSpan;
+    // The worker's logger already carries the worker id and the queue.
+    this.#logger ??= this.#runner.logger.child({
+      jobId: this.id,
+      jobName: this.name,
+      attempt: this.attempt,
+      ...(span?.traceId === undefined ? {} : { traceId: span.traceId, spanId: span.spanId }),
+    });
+    return this.#logger;
+  }
+
+  progress(value: unknown): void {
+    this.#job.progress = value;
+    this.#runner.events.publish("progress", this.#envelope, { progress: value });
+  }
+}
+
 function errorOf(error: unknown, kind: string): { class: string; message: string; kind: string } {
   const failure = describeFailure(error);
   return { class: failure.errorClass, message: failure.message, kind };
@@ -392,6 +405,7 @@ function fallbackEnvelope(
     maxAttempts: undefined,
     timeoutMs: undefined,
     enqueuedAt: undefined,
+    dueAt: undefined,
     contentType: undefined,
     traceParent: undefined,
     traceState: undefined,

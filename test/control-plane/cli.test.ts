@@ -253,7 +253,7 @@ test("control-plane runs the service until SIGTERM", async () => {
       "--prefix",
       "cpcli",
     ],
-    { env: { ...process.env, JETMESH_LOG_LEVEL: "silent" }, stdio: "ignore" },
+    { env: { ...process.env, JETMESH_LOG_LEVEL: "silent", JETMESH_CP_HTTP_PORT: "0" }, stdio: "ignore" },
   );
   const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
   try {

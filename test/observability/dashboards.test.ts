@@ -1,10 +1,11 @@
 // The provisioned dashboards and the Prometheus configuration stay in step with the code: every
-// metric a dashboard query selects is one a worker registers, every variable is defined, every
+// metric a dashboard query selects is one a worker or the control plane registers, every variable is defined, every
 // panel uses the provisioned data source, and the provisioning files point at files that exist.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { before, test } from "node:test";
+import { ControlPlaneMetrics } from "../../control-plane/metrics/control-plane-metrics.ts";
 import { WorkerMetrics } from "../../runtime/index.ts";
 import { DEFAULT_METRICS_PORT } from "../../workers/config.ts";
 import {
@@ -43,7 +44,14 @@ before(async () => {
   dashboards = loadDashboards();
   const metrics = new WorkerMetrics();
   metrics.watchQueues({ queueLoad: () => [] });
-  registered = await registeredSeriesNames(metrics.registry);
+  const controlPlane = new ControlPlaneMetrics({
+    stats: { latest: () => [] },
+    heartbeats: { workers: () => [] },
+  });
+  registered = new Set([
+    ...(await registeredSeriesNames(metrics.registry)),
+    ...(await registeredSeriesNames(controlPlane.registry)),
+  ]);
 });
 
 test("the metric-name extraction sees through functions, matchers, groupings and variables", () => {
@@ -89,7 +97,7 @@ test("the three dashboards exist, each with a unique uid and title", () => {
   }
 });
 
-test("every metric a dashboard query selects is registered by the worker", () => {
+test("every metric a dashboard query selects is registered by a worker or the control plane", () => {
   const unknown: string[] = [];
   let checked = 0;
   for (const loaded of dashboards) {
@@ -106,7 +114,7 @@ test("every metric a dashboard query selects is registered by the worker", () =>
   assert.deepEqual(unknown, [], `metrics no code registers:\n${unknown.join("\n")}`);
 });
 
-test("every worker metric family appears on some dashboard", () => {
+test("every metric family of workers and the control plane appears on some dashboard", () => {
   const used = new Set(
     dashboards.flatMap((loaded) => dashboardQueries(loaded).flatMap((q) => metricNames(q.expr))),
   );
@@ -196,7 +204,7 @@ test("the Prometheus configuration scrapes workers on their metrics port and the
   assert.match(config, /targets: \["control-plane:9465"\]/);
 });
 
-test("docs/metrics.md documents every worker metric family", () => {
+test("docs/metrics.md documents every metric family of workers and the control plane", () => {
   const docs = readFileSync("docs/metrics.md", "utf8");
   const families = [...registered].filter(
     (name) => name.startsWith("jetmesh_") && !/_(bucket|sum|count)$/.test(name),

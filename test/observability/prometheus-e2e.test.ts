@@ -1,5 +1,5 @@
-// End to end: a real Prometheus scrapes a worker process on loopback while succeeding, failing
-// and slow jobs run, then every dashboard query (panels and template variables), filled in the
+// End to end: a real Prometheus scrapes a worker process and a control plane on loopback while
+// succeeding, failing and slow jobs run, then every dashboard query (panels and template variables), filled in the
 // way Grafana fills it in, must return data through the Prometheus HTTP API.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -8,7 +8,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { ControlPlane } from "../../control-plane/index.ts";
 import { freePort } from "../../deploy/local/nats-server.ts";
+import { startControlPlane } from "../control-plane/support.ts";
 import { collectEvents, type MeshBundle, setupMesh, WorkerProcess, waitFor } from "../support/harness.ts";
 import {
   dashboardQueries,
@@ -157,12 +159,13 @@ async function resolveVariables(
   return values;
 }
 
-test("every dashboard query returns data from a real Prometheus scraping a worker", {
+test("every dashboard query returns data from a real Prometheus scraping a worker and the control plane", {
   skip: prometheusBinary === undefined ? INSTALL_HINT : false,
   timeout: 60_000,
 }, async () => {
   let mesh: MeshBundle | undefined;
   let worker: WorkerProcess | undefined;
+  let controlPlane: ControlPlane | undefined;
   let prometheus: PrometheusProcess | undefined;
   try {
     mesh = await setupMesh({ maxAttempts: 2 });
@@ -178,13 +181,18 @@ test("every dashboard query returns data from a real Prometheus scraping a worke
       // jobs below allocate run the garbage collector and its histogram has samples.
       NODE_OPTIONS: [process.env.NODE_OPTIONS, "--max-semi-space-size=1"].filter(Boolean).join(" "),
     });
-    // The job name matches deploy/prometheus/prometheus.yml. The control plane joins as
-    // "jetmesh-control-plane" once it exports metrics.
-    prometheus = await PrometheusProcess.start(prometheusBinary!, { "jetmesh-workers": [instance] });
+    controlPlane = await startControlPlane(mesh.server.url, { httpPort: 0, httpHost: "127.0.0.1" });
+    // The job names match deploy/prometheus/prometheus.yml.
+    prometheus = await PrometheusProcess.start(prometheusBinary!, {
+      "jetmesh-workers": [instance],
+      "jetmesh-control-plane": [`127.0.0.1:${controlPlane.httpPort}`],
+    });
     const scraping = prometheus;
     await waitFor(
-      async () => (await scraping.value(`jetmesh_worker_capacity{queue="${queue}"}`)) === 8,
-      "the first scrape of the worker",
+      async () =>
+        (await scraping.value(`jetmesh_worker_capacity{queue="${queue}"}`)) === 8 &&
+        (await scraping.value(`jetmesh_fleet_capacity{queue="${queue}"}`)) === 8,
+      "the first scrapes of the worker and the control plane",
       15_000,
     );
 
@@ -252,6 +260,7 @@ test("every dashboard query returns data from a real Prometheus scraping a worke
     assert.deepEqual(empty, [], `queries without data:\n${empty.join("\n")}`);
   } finally {
     await prometheus?.stop();
+    await controlPlane?.stop();
     await worker?.kill("SIGTERM");
     await mesh?.close();
   }

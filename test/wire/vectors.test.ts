@@ -10,7 +10,13 @@ import { JetmeshError, PayloadTooLargeError } from "../../runtime/errors.ts";
 import type { Encoding } from "../../runtime/wire/codec.ts";
 import { encodePayload } from "../../runtime/wire/codec.ts";
 import { ContentType, Header, WIRE_VERSION } from "../../runtime/wire/headers.ts";
-import { buildJobMessage, headerValues, readEnvelope, readPayload } from "../../runtime/wire/job-message.ts";
+import {
+  buildJobMessage,
+  headerValues,
+  parseHeaderBlock,
+  readEnvelope,
+  readPayload,
+} from "../../runtime/wire/job-message.ts";
 import { Subjects } from "../../runtime/wire/subjects.ts";
 
 interface ExpectedJob {
@@ -78,10 +84,13 @@ function decode(
 ): ExpectedJob {
   const parsed = subjects.parseJob(subject);
   assert.ok(parsed, `${subject} is a job subject`);
+  // Workers read the header block as it arrives; it must agree with the client's own parse.
+  const values = parseHeaderBlock((h as MsgHdrs & { encode(): Uint8Array }).encode());
+  assert.deepEqual(values, headerValues(h));
   const envelope = readEnvelope({
     queue: parsed.queue,
     name: parsed.name,
-    headers: headerValues(h),
+    headers: values,
     streamSequence: delivery.streamSequence,
     deliveryCount: delivery.deliveryCount,
   });
