@@ -74,6 +74,18 @@ export function renderReport(reports: readonly CaseReport[]): string {
     );
     for (const problem of report.violations) lines.push(`- VIOLATION: ${problem}`);
     for (const line of lossContext(report)) lines.push(`- ${line}`);
+    if (report.violations.length > 0) {
+      for (const run of report.duplicateRuns) {
+        lines.push(
+          `- ran ${run.id}: attempt ${run.attempt} in pid ${run.pid} at ${new Date(run.at).toISOString()}`,
+        );
+      }
+      for (const fault of report.faults) {
+        lines.push(
+          `- fault ${fault.fault} ${fault.detail} from ${new Date(fault.startedAt).toISOString()} to ${new Date(fault.healedAt).toISOString()}`,
+        );
+      }
+    }
     for (const exit of report.unexpectedExits) {
       lines.push(
         `- worker ${exit.worker} exited (code ${exit.code}, signal ${exit.signal}):`,
