@@ -33,6 +33,8 @@ export interface ControlPlaneOptions {
   outcomesTtlMs?: number;
   /** Size bound of the outcomes bucket (oldest records go first). @default 67108864 */
   outcomesMaxBytes?: number;
+  /** How long audit entries are kept (the audit stream's max age). @default 2592000000 (30 days) */
+  auditRetentionMs?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
   replicas?: number;
   /**
@@ -62,6 +64,7 @@ export const CONTROL_PLANE_DEFAULTS = {
   outcomesTtlMs: 86_400_000,
   outcomesMaxBytes: 64 * 1024 * 1024,
   replicas: 1,
+  auditRetentionMs: 30 * 86_400_000,
   outcomesMaxInFlight: 1024,
 } as const;
 
@@ -103,6 +106,7 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     outcomesTtlMs: "JETMESH_CP_OUTCOMES_TTL_MS",
     outcomesMaxBytes: "JETMESH_CP_OUTCOMES_MAX_BYTES",
     replicas: "JETMESH_CP_REPLICAS",
+    auditRetentionMs: "JETMESH_CP_AUDIT_RETENTION_MS",
   } as const;
   for (const [field, key] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
     const value = positive(env, key);

@@ -14,11 +14,14 @@ import {
   startMetricsServer,
   VERSION,
 } from "../runtime/index.ts";
-import { buildHandlers } from "./api/handlers.ts";
+import { buildHandlers, type Handlers } from "./api/handlers.ts";
 import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
 import { ApiServer } from "./api/server.ts";
+import { AuditLog } from "./audit/audit-log.ts";
+import { withAudit } from "./audit/audited-handlers.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { buildConsole, type WebConsole } from "./console/console.ts";
+import { resumeExpiredPauses } from "./insight/pause-expiry.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
@@ -102,7 +105,17 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       jobStats = new JobStats(mesh, stats, replicaId);
       jobStats.start();
-      api = new ApiServer(mesh, buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats }), logger);
+      const audit = new AuditLog(mesh, logger, {
+        retentionMs: settings.auditRetentionMs,
+        replicas: settings.replicas,
+        scanLimit: settings.scanLimit,
+      });
+      const handlers = withAudit(
+        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, audit }),
+        audit,
+        replicaId,
+      );
+      api = new ApiServer(mesh, handlers, logger);
       api.start();
       if (options.httpPort !== undefined) {
         const routes = [...(options.httpRoutes ?? [])];
@@ -121,7 +134,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       }
       const tick = () => {
         ticking = ticking
-          .then(() => maintain(ctx, stats))
+          .then(() => maintain(ctx, stats, handlers))
           .catch((error: unknown) => {
             logger.warn({ err: error }, "periodic sampling failed");
           });
@@ -158,9 +171,10 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     logger.info({ port: http.port, console: webConsole !== undefined }, "serving /metrics and /healthz");
   }
 
-  /** Samples queues for rates, and clears drain records of workers that are gone. */
-  async function maintain(ctx: CommandContext, stats: QueueStats): Promise<void> {
+  /** Samples queues for rates, resumes expired pauses, and clears drain records of workers that are gone. */
+  async function maintain(ctx: CommandContext, stats: QueueStats, handlers: Handlers): Promise<void> {
     await stats.sample();
+    await resumeExpiredPauses(ctx.mesh, handlers["queues.resume"], logger);
     const drains = await readControlRecords(ctx.mesh, "drain.>");
     if (drains.length === 0) return;
     const workers = new Map(ctx.heartbeats.workers().map((w) => [w.workerId, w]));

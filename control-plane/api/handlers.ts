@@ -1,6 +1,7 @@
 // The endpoint table: each API endpoint mapped to the query or command that answers it. Thin on
 // purpose — parsing and rules live in commands/, status/, jobs/ and dead-letters/.
 import type { JetmeshClient } from "../../runtime/index.ts";
+import type { AuditLog } from "../audit/audit-log.ts";
 import { cancelJob } from "../commands/cancel.ts";
 import type { CommandContext } from "../commands/context.ts";
 import { drainWorker } from "../commands/drain.ts";
@@ -33,6 +34,7 @@ export interface HandlerDeps {
   client: JetmeshClient;
   replica: ReplicaInfo;
   jobStats: JobStats;
+  audit: AuditLog;
 }
 
 type Body = Record<string, unknown>;
@@ -80,5 +82,6 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
         queue: body.queue === undefined || body.queue === null ? undefined : requireToken(body, "queue"),
         windowMs: optionalInteger(body, "windowMs", 1, Number.MAX_SAFE_INTEGER),
       }),
+    "audit.list": (body) => deps.audit.list(body),
   };
 }

@@ -51,6 +51,8 @@ export interface CommandRecord {
   at: number;
   reason?: string;
   commandId?: string;
+  /** A pause with expiry: when the control plane resumes it by itself (ms since epoch). */
+  expiresAt?: number;
 }
 
 export interface QueuePauseState {
@@ -59,6 +61,8 @@ export interface QueuePauseState {
   record?: CommandRecord;
   /** Workers on which the queue is paused individually. */
   pausedOnWorkers: { workerId: string; record: CommandRecord }[];
+  /** Jobs of the queue still running on workers where it is paused (they finish; none start). */
+  finishing: number;
 }
 
 export interface QueueRates {
@@ -331,6 +335,43 @@ export interface ReplicaInfo {
   pid: number;
 }
 
+// ---------------------------------------------------------------- audit log
+
+/** One control action as the audit log keeps it (docs/insight.md, "Audit log"). */
+export interface AuditEntry {
+  /** Sequence in the audit stream (set when read back). */
+  seq?: number;
+  at: number;
+  /** The API endpoint of the action: queues.pause, queues.resume, jobs.cancel, workers.drain, dlq.retry, dlq.purge. */
+  action: string;
+  /** The caller identity the API received (`by`), or "unknown". */
+  by: string;
+  reason?: string;
+  /** What the action was aimed at: a queue, a worker, a job, or a dead-letter filter. */
+  target: { queue?: string; workerId?: string; jobId?: string; filter?: Record<string, unknown> };
+  ok: boolean;
+  /** Why it was refused, when it was. */
+  error?: string;
+  commandId?: string;
+  /** Workers that acknowledged the broadcast, and live workers that did not. */
+  acknowledgedBy?: string[];
+  missing?: string[];
+  /** Dead letters the filter matched, and how many were retried or purged. */
+  matched?: number;
+  changed?: number;
+  /** The pause's expiry, for a pause with one. */
+  expiresAt?: number;
+  replicaId: string;
+}
+
+export interface AuditList {
+  /** Entries that matched. */
+  total: number;
+  /** Oldest first; the newest `limit` of them. */
+  entries: AuditEntry[];
+  truncated: boolean;
+}
+
 // ---------------------------------------------------------------- the endpoint table
 
 interface Issuer {
@@ -346,7 +387,11 @@ export interface ApiSpec {
   status: { request: Record<string, never>; reply: FleetStatus };
   "queues.list": { request: Record<string, never>; reply: QueueView[] };
   "queues.get": { request: { queue: string }; reply: QueueDetail };
-  "queues.pause": { request: Issuer & { queue: string; workerId?: string }; reply: CommandResult };
+  "queues.pause": {
+    /** forMs: resume by itself after this long (any control-plane replica does it). */
+    request: Issuer & { queue: string; workerId?: string; forMs?: number };
+    reply: CommandResult;
+  };
   "queues.resume": { request: Issuer & { queue: string; workerId?: string }; reply: CommandResult };
   "workers.list": { request: { includeGone?: boolean }; reply: WorkerView[] };
   "workers.drain": { request: Issuer & { workerId: string }; reply: CommandResult };
@@ -387,6 +432,7 @@ export interface ApiSpec {
     reply: DeadLetterPurgeResult;
   };
   stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
+  "audit.list": { request: { queue?: string; since?: number; limit?: number }; reply: AuditList };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -413,4 +459,5 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "dlq.retry",
   "dlq.purge",
   "stats",
+  "audit.list",
 ];

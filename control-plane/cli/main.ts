@@ -2,6 +2,7 @@
 // NATS (docs/cli.md); exit codes: 0 done, 1 failed, 2 bad usage, 3 NATS or control plane unreachable.
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { auditCommand } from "./commands/audit.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { controlPlaneCommand } from "./commands/control-plane.ts";
 import { dlqCommand } from "./commands/dlq.ts";
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(enqueueCommand)
     .command(statsCommand)
     .command(topCommand)
+    .command(auditCommand)
     .command(controlPlaneCommand)
     .demandCommand(1, "say which command to run")
     .strict()
