@@ -103,7 +103,7 @@ async function runOnce(
   repeat: number,
   options: ExecuteOptions,
 ): Promise<void> {
-  const run = runSignal(options.signal, options.runTimeoutMs);
+  const run = runSignal(options.signal, scenario.runTimeoutMs ?? options.runTimeoutMs);
   const ctx: RunContext = {
     services: options.services,
     runId: `${slug(scenario.name)}_${slug(result.system)}_${repeat + 1}_${randomBytes(3).toString("hex")}`,

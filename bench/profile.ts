@@ -1,6 +1,7 @@
 // How big and how often: the quick profile is a smoke run (CI, about a minute), the full one gives
 // the figures.
 import type {
+  DelayedParams,
   DrainParams,
   EnqueueParams,
   HeartbeatParams,
@@ -31,6 +32,7 @@ export interface Profile {
   payloads: { sizes: PayloadSize[]; encodings: PayloadSpec["encoding"][]; concurrency: number };
   processes: { messages: number; counts: number[]; concurrency: number };
   memory: MemoryParams;
+  delayed: DelayedParams;
   /** Control scenarios (jetmesh only): pause propagation and heartbeat aggregation. */
   control: { pause: PauseParams; heartbeats: HeartbeatParams };
 }
@@ -63,6 +65,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     // Starting worker processes takes a second or two each: one count is enough for a smoke run.
     processes: { messages: 3_000, counts: [2], concurrency: WORKER_CONCURRENCY },
     memory: { messages: 3_000, concurrency: WORKER_CONCURRENCY, idleMs: 300, checkpoints: [0.25, 0.9] },
+    delayed: { pending: 10_000, due: 500, spreadMs: 3_000 },
     // A smaller fleet and a shorter interval: the smoke run checks that both scenarios work.
     control: {
       pause: { workers: 20, pauses: 3 },
@@ -87,6 +90,8 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     },
     processes: { messages: 50_000, counts: [1, 2, 4], concurrency: WORKER_CONCURRENCY },
     memory: { messages: 100_000, concurrency: WORKER_CONCURRENCY, idleMs: 2_000, checkpoints: [0.25, 0.9] },
+    // A million pending delayed jobs: enqueueing them alone takes about a minute here.
+    delayed: { pending: 1_000_000, due: 5_000, spreadMs: 20_000 },
     // The design's fleet sizes, at the worker's default heartbeat interval (5 s).
     control: {
       pause: { workers: 100, pauses: 20 },

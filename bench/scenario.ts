@@ -36,6 +36,8 @@ export interface Scenario {
   metrics: MetricSpec[];
   /** One runner per system that implements this scenario, keyed by system name. */
   systems: Record<string, Runner>;
+  /** A run's time limit when the profile's does not fit this scenario. */
+  runTimeoutMs?: number;
 }
 
 /** Publish `messages` no-op jobs as fast as the system allows, with at most `window` unconfirmed. */
@@ -108,6 +110,16 @@ export interface HeartbeatParams {
 }
 
 /**
+ * The delay store with `pending` delayed jobs due an hour or more ahead, while `due` jobs come due
+ * evenly over `spreadMs`: memory of the scheduler's process and how late the due jobs fire.
+ */
+export interface DelayedParams {
+  pending: number;
+  due: number;
+  spreadMs: number;
+}
+
+/**
  * A queueing system under test. A system implements the scenario kinds it supports; the
  * registry in scenarios.ts pairs them with the profile's parameters.
  */
@@ -126,4 +138,6 @@ export interface System {
   drainProcesses?(ctx: RunContext, params: ProcessesParams): Promise<Sample>;
   /** → `MemorySample` keys, in MB */
   memory?(ctx: RunContext, params: MemoryParams): Promise<Sample>;
+  /** → `{ pending, enqueueRate, idleRss, heldRss, peakRss, p50, p99, max }`, MB and ms */
+  delayed?(ctx: RunContext, params: DelayedParams): Promise<Sample>;
 }

@@ -29,6 +29,14 @@ const MEMORY: MetricSpec[] = [
   { key: "retainedHeap", label: "retained heap MB", better: "lower", noRatio: true },
 ];
 
+const DELAYED: MetricSpec[] = [
+  { key: "enqueueRate", label: "delayed enqueue/s", better: "higher", noRatio: true },
+  { key: "idleRss", label: "scheduler idle RSS MB", better: "lower", noRatio: true },
+  { key: "heldRss", label: "scheduler RSS MB, all pending", better: "lower", noRatio: true },
+  { key: "peakRss", label: "scheduler peak RSS MB", better: "lower", noRatio: true },
+  { key: "p50", label: "lateness p50 ms", better: "lower", noRatio: true },
+  { key: "p99", label: "lateness p99 ms", better: "lower", noRatio: true },
+];
 const PAUSE: MetricSpec[] = [
   { key: "p50", label: "p50 ms", better: "lower", noRatio: true },
   { key: "p99", label: "p99 ms", better: "lower", noRatio: true },
@@ -130,7 +138,7 @@ function controlScenarios(profile: Profile, systems: System[]): Scenario[] {
 }
 
 export function buildScenarios(profile: Profile, systems: System[]): Scenario[] {
-  const { enqueue, drain, latency, processes, memory } = profile;
+  const { enqueue, drain, latency, processes, memory, delayed } = profile;
   return [
     {
       name: "enqueue",
@@ -170,6 +178,14 @@ export function buildScenarios(profile: Profile, systems: System[]): Scenario[] 
       description: `one worker process (c=${memory.concurrency}): idle, then draining ${memory.messages} jobs enqueued meanwhile; growth from ${memory.checkpoints[0] * 100}% to ${memory.checkpoints[1] * 100}% of the drain`,
       metrics: MEMORY,
       systems: runners(systems, (system) => system.memory, memory),
+    },
+    {
+      name: "delayed",
+      description: `${delayed.pending} delayed jobs pending (due 1-2 h ahead) while ${delayed.due} come due over ${delayed.spreadMs / 1000} s: scheduler process memory, firing lateness`,
+      metrics: DELAYED,
+      systems: runners(systems, (system) => system.delayed, delayed),
+      // Filling the store is most of the run: about 5 minutes for a million here.
+      runTimeoutMs: Math.max(profile.runTimeoutMs, delayed.pending * 2),
     },
     ...controlScenarios(profile, systems),
   ];

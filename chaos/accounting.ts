@@ -15,7 +15,10 @@ export interface FaultFigures {
    * after it, the longest time from the fault's end to their first completion after it.
    */
   slowestWorkerMs: number | undefined;
-  /** Extra executions whose repeat ran after this fault and before the next one. */
+  /**
+   * Extra executions attributed to this fault: repeats that ran after it started, and before the
+   * next fault that can cause duplicates (kills, restarts, crashes) started.
+   */
   duplicates: number;
 }
 
@@ -43,6 +46,8 @@ export interface Accounting {
   duplicated: string[];
   extraExecutions: number;
   maxExecutions: number;
+  /** Repeat executions that ran before any fault able to cause them. */
+  unexplainedDuplicates: number;
   /** Ids dead-lettered more than once. */
   deadTwice: string[];
   /** Jobs that ended otherwise than the workload intended (e.g. poison completed, work dead). */
@@ -133,6 +138,7 @@ export function account(input: {
     duplicated,
     extraExecutions: [...completions.values()].reduce((sum, list) => sum + list.length - 1, 0),
     maxExecutions: Math.max(0, ...[...completions.values()].map((list) => list.length)),
+    unexplainedDuplicates: unexplainedDuplicates([...completions.values()], faults),
     deadTwice: [...dead].filter(([, rows]) => rows.length > 1).map(([id]) => id),
     wrongOutcome,
     collateral,
@@ -161,7 +167,6 @@ function faultFigures(
   const repeats = [...completions.values()].flatMap((list) => list.slice(1).map((entry) => entry.at));
   const all = [...completions.values()].flat();
   return faults.map((fault, index) => {
-    const next = faults[index + 1]?.startedAt ?? Number.POSITIVE_INFINITY;
     const firstAfter = completionTimes.find((at) => at >= fault.healedAt);
     const before = new Set(all.filter((entry) => entry.at < fault.startedAt).map((entry) => entry.pid));
     const resumed = new Map<number, number>();
@@ -174,9 +179,27 @@ function faultFigures(
       detail: fault.detail,
       recoveryMs: firstAfter === undefined ? undefined : firstAfter - fault.healedAt,
       slowestWorkerMs: resumed.size === 0 ? undefined : Math.max(...resumed.values()) - fault.healedAt,
-      duplicates: repeats.filter((at) => at >= fault.startedAt && at < next).length,
+      duplicates: mayDuplicate(fault.fault)
+        ? repeats.filter((at) => at >= fault.startedAt && at < nextCause(faults, index)).length
+        : 0,
     };
   });
+}
+
+/** When the next fault able to cause duplicates started after fault `index`. */
+function nextCause(faults: readonly FaultRecord[], index: number): number {
+  return (
+    faults.slice(index + 1).find((fault) => mayDuplicate(fault.fault))?.startedAt ?? Number.POSITIVE_INFINITY
+  );
+}
+
+/** Repeats that ran before any fault able to cause them: duplicates nothing explains. */
+export function unexplainedDuplicates(
+  completions: readonly LedgerEntry[][],
+  faults: readonly FaultRecord[],
+): number {
+  const firstCause = faults.find((fault) => mayDuplicate(fault.fault))?.startedAt ?? Number.POSITIVE_INFINITY;
+  return completions.flatMap((list) => list.slice(1)).filter((entry) => entry.at < firstCause).length;
 }
 
 /** Why a run fails the acceptance bar; empty when it passes. */
@@ -198,6 +221,10 @@ export function violations(
     problems.push(`acknowledged while the majority was down: ${some(accounting.ackedInMinority)}`);
   if (context.unexpectedExits > 0) problems.push(`${context.unexpectedExits} unexpected worker exits`);
   const duplicatesAllowed = context.faults.some((fault) => mayDuplicate(fault.fault));
+  if (accounting.unexplainedDuplicates > 0)
+    problems.push(
+      `${accounting.unexplainedDuplicates} duplicate runs before any fault that could cause them`,
+    );
   if (accounting.collateral.length > 0 && !duplicatesAllowed)
     problems.push(`dead-lettered without a crash to explain it: ${some(accounting.collateral)}`);
   if (accounting.duplicated.length > 0 && !duplicatesAllowed)

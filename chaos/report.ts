@@ -64,7 +64,7 @@ export function renderReport(reports: readonly CaseReport[]): string {
     lines.push("", `${report.name} (${report.topology}, seed ${report.seed}):`);
     for (const fault of report.accounting.faults) {
       lines.push(
-        `- ${fault.fault} ${fault.detail}: first completion ${seconds(fault.recoveryMs)} after it ended, slowest surviving worker back after ${seconds(fault.slowestWorkerMs)}; ${fault.duplicates} duplicate runs after it`,
+        `- ${fault.fault} ${fault.detail}: first completion ${seconds(fault.recoveryMs)} after it ended, slowest surviving worker back after ${seconds(fault.slowestWorkerMs)}; ${fault.duplicates} duplicate runs attributed to it`,
       );
     }
     const q = report.queue;

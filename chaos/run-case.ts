@@ -12,7 +12,7 @@ import { DeadLetterReader, type QueueState, readQueueState } from "./observed.ts
 import { Random } from "./random.ts";
 import { planFaults } from "./schedule.ts";
 import { killServers, SystemUnderTest } from "./system.ts";
-import { Workload } from "./workload.ts";
+import { type EnqueueRecord, Workload } from "./workload.ts";
 
 export interface CaseOptions {
   name: string;
@@ -55,13 +55,17 @@ export interface CaseReport {
   startRefusals: number;
   unexpectedExits: { worker: number; code: number | null; signal: string | null; lastLines: string[] }[];
   violations: string[];
+  /** The enqueue records of every job the violations name (at most 200), for diagnosis. */
+  suspects: EnqueueRecord[];
 }
 
 const QUEUE = "chaos";
 
 export async function runCase(options: CaseOptions): Promise<CaseReport> {
   const log = options.log ?? (() => {});
+  // Separate streams of numbers: how long the workload's jobs take must not shift the schedule.
   const random = new Random(options.seed);
+  const workloadRandom = new Random(options.seed ^ 0x5bd1e995);
   const ackWaitMs = options.ackWaitMs ?? 4000;
   const maxJobs = options.maxJobs ?? 3000;
   const workers = options.workers ?? 3;
@@ -111,7 +115,7 @@ export async function runCase(options: CaseOptions): Promise<CaseReport> {
       queue: QUEUE,
       rate: options.rate ?? 100,
       runId: `r${options.seed}-${Date.now().toString(36)}`,
-      random,
+      random: workloadRandom,
       ackWaitMs,
     });
     cleanups.push(() => workload.close());
@@ -179,6 +183,14 @@ export async function runCase(options: CaseOptions): Promise<CaseReport> {
       poisonExits: fleet.poisonExits,
       startRefusals: fleet.startRefusals,
       unexpectedExits: fleet.unexpectedExits,
+      suspects: [
+        ...accounting.lost,
+        ...accounting.lostByServer,
+        ...accounting.stuck,
+        ...accounting.unexpected,
+      ]
+        .slice(0, 200)
+        .flatMap((id) => workload.records.get(id) ?? []),
       violations: violations(accounting, {
         faults: injected,
         unexpectedExits: fleet.unexpectedExits.length,

@@ -145,7 +145,8 @@ export class Workload {
         } catch (error) {
           record.error = `${(error as Error).name}: ${(error as Error).message}`;
           if (error instanceof QueueFullError || error instanceof PayloadTooLargeError) {
-            record.status = "error";
+            // A refusal only proves this try stored nothing: an earlier try that timed out may have.
+            record.status = record.recovered ? "unknown" : "error";
             return;
           }
           record.recovered = true;

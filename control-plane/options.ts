@@ -37,6 +37,12 @@ export interface ControlPlaneOptions {
   auditRetentionMs?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
   replicas?: number;
+  /** Run the scheduler (delayed jobs, long retries, recurring schedules) when this replica holds its lease. @default true */
+  scheduler?: boolean;
+  /** Pause between two scheduler passes over what is due. @default 200 */
+  schedulerTickMs?: number;
+  /** How long a silent active scheduler keeps its lease before another replica takes over. @default 3000 */
+  schedulerLeaseMs?: number;
   /**
    * Port of the HTTP server (`/metrics`, `/healthz`, and `httpRoutes`); `0` picks a free port,
    * read back from `controlPlane.httpPort`. Unset: no HTTP server (the process default is 9465).
@@ -66,6 +72,9 @@ export const CONTROL_PLANE_DEFAULTS = {
   replicas: 1,
   auditRetentionMs: 30 * 86_400_000,
   outcomesMaxInFlight: 1024,
+  scheduler: true,
+  schedulerTickMs: 200,
+  schedulerLeaseMs: 3000,
 } as const;
 
 export class ControlPlaneConfigError extends Error {
@@ -107,6 +116,8 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     outcomesMaxBytes: "JETMESH_CP_OUTCOMES_MAX_BYTES",
     replicas: "JETMESH_CP_REPLICAS",
     auditRetentionMs: "JETMESH_CP_AUDIT_RETENTION_MS",
+    schedulerTickMs: "JETMESH_CP_SCHEDULER_TICK_MS",
+    schedulerLeaseMs: "JETMESH_CP_SCHEDULER_LEASE_MS",
   } as const;
   for (const [field, key] of Object.entries(numbers) as [keyof typeof numbers, string][]) {
     const value = positive(env, key);
@@ -117,7 +128,12 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
   if (env.JETMESH_CP_HTTP_HOST) options.httpHost = env.JETMESH_CP_HTTP_HOST;
   options.console = consoleOptionsFromEnv(env);
   const outcomes = env.JETMESH_CP_RECORD_OUTCOMES;
-  if (outcomes !== undefined && outcomes !== "")
-    options.recordOutcomes = !["0", "false", "off", "no"].includes(outcomes.toLowerCase());
+  if (outcomes !== undefined && outcomes !== "") options.recordOutcomes = !isOff(outcomes);
+  const scheduler = env.JETMESH_CP_SCHEDULER;
+  if (scheduler !== undefined && scheduler !== "") options.scheduler = !isOff(scheduler);
   return options;
+}
+
+function isOff(value: string): boolean {
+  return ["0", "false", "off", "no"].includes(value.toLowerCase());
 }

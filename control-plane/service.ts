@@ -20,13 +20,14 @@ import { ApiServer } from "./api/server.ts";
 import { AuditLog } from "./audit/audit-log.ts";
 import { withAudit } from "./audit/audited-handlers.ts";
 import type { CommandContext } from "./commands/context.ts";
-import { buildConsole, type WebConsole } from "./console/console.ts";
+import { buildConsole } from "./console/console.ts";
 import { resumeExpiredPauses } from "./insight/pause-expiry.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
 import { JobStats } from "./metrics/job-stats.ts";
 import { CONTROL_PLANE_DEFAULTS, type ControlPlaneOptions } from "./options.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 import { readControlRecords } from "./status/control-records.ts";
 import { FleetStatusView } from "./status/fleet-status.ts";
 import { HeartbeatAggregator } from "./status/heartbeat-aggregator.ts";
@@ -38,8 +39,11 @@ export interface ControlPlane {
   readonly httpPort: number | undefined;
   /** Connects (unless given a connection), loads the fleet's state and starts answering. */
   start(): Promise<void>;
-  /** Stops answering, finishes requests in flight, closes the connection it opened. */
-  stop(): Promise<void>;
+  /**
+   * Stops answering, finishes requests in flight, closes the connection it opened. `release:
+   * false` keeps the scheduler lease, as a crash would (another replica waits it out).
+   */
+  stop(options?: { release?: boolean }): Promise<void>;
   /** Answers one API request in-process, exactly as over NATS. */
   call(endpoint: string, body?: unknown): Promise<ApiReply<unknown>>;
 }
@@ -55,8 +59,8 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let outcomes: OutcomeRecorder | undefined;
   let jobStats: JobStats | undefined;
   let client: JetmeshClient | undefined;
+  let scheduler: Scheduler | undefined;
   let http: MetricsServer | undefined;
-  let webConsole: WebConsole | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   const startedAt = Date.now();
@@ -102,6 +106,15 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         host: hostname(),
         pid: process.pid,
       };
+      if (settings.scheduler) {
+        scheduler = new Scheduler(mesh, client, logger, {
+          replicaId,
+          tickMs: settings.schedulerTickMs,
+          leaseMs: settings.schedulerLeaseMs,
+          replicas: settings.replicas,
+        });
+        await scheduler.start();
+      }
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       jobStats = new JobStats(mesh, stats, replicaId);
       jobStats.start();
@@ -111,7 +124,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         scanLimit: settings.scanLimit,
       });
       const handlers = withAudit(
-        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, audit }),
+        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, scheduler, audit }),
         audit,
         replicaId,
       );
@@ -121,14 +134,14 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         const routes = [...(options.httpRoutes ?? [])];
         if (options.console?.enabled !== false) {
           const served = api;
-          webConsole = await buildConsole({
+          const webConsole = await buildConsole({
             call: (endpoint, body) => served.call(endpoint, body),
             nc,
-            prefix: mesh.prefix,
             logger,
             options: options.console ?? {},
           });
-          routes.unshift(webConsole.handler);
+          // After the routes given in the options: an explicit route wins over the console.
+          routes.push(webConsole.handler);
         }
         await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
       }
@@ -144,7 +157,6 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       timer.unref();
       logger.info({ prefix: mesh.prefix, workers: heartbeats.size }, "control plane started");
     } catch (error) {
-      webConsole?.close();
       await api?.stop();
       jobStats?.stop();
       outcomes?.stop();
@@ -168,7 +180,10 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         `cannot serve /metrics on port ${port}: ${(error as Error).message}; set JETMESH_CP_HTTP_PORT to a free port, or to 0 to turn the HTTP server off`,
       );
     }
-    logger.info({ port: http.port, console: webConsole !== undefined }, "serving /metrics and /healthz");
+    logger.info(
+      { port: http.port, console: options.console?.enabled !== false },
+      "serving /metrics and /healthz",
+    );
   }
 
   /** Samples queues for rates, resumes expired pauses, and clears drain records of workers that are gone. */
@@ -192,11 +207,11 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     }
   }
 
-  async function stop(): Promise<void> {
+  async function stop({ release = true }: { release?: boolean } = {}): Promise<void> {
     if (timer !== undefined) clearInterval(timer);
     timer = undefined;
+    await scheduler?.stop({ release });
     await http?.close();
-    webConsole?.close();
     await api?.stop();
     await ticking;
     jobStats?.stop();

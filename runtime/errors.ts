@@ -14,7 +14,10 @@ export type JetmeshErrorCode =
   | "JOB_CANCELLED"
   | "LEASE_LOST"
   | "SHUTDOWN"
-  | "PERMANENT_FAILURE";
+  | "PERMANENT_FAILURE"
+  | "INVALID_SCHEDULE"
+  | "SCHEDULE_NOT_FOUND"
+  | "SCHEDULE_EXISTS";
 
 export class JetmeshError extends Error {
   constructor(

@@ -20,6 +20,24 @@ export { createLogger } from "./observability/logging.ts";
 export { DURATION_BUCKETS_SECONDS, WAIT_BUCKETS_SECONDS, WorkerMetrics } from "./observability/metrics.ts";
 export type { HttpRoute, MetricsServer } from "./observability/metrics-server.ts";
 export { startMetricsServer } from "./observability/metrics-server.ts";
+export type {
+  MissedRunPolicy,
+  Schedule,
+  ScheduleJobOptions,
+  ScheduleRule,
+  ScheduleSpec,
+  ScheduleState,
+} from "./scheduling/schedule.ts";
+export {
+  dueTimesBetween,
+  InvalidScheduleError,
+  lastDueAtOrBefore,
+  nextDueAfter,
+  scheduledJobId,
+  validateSchedule,
+} from "./scheduling/schedule.ts";
+export type { ScheduleChanges, ScheduleView } from "./scheduling/schedule-store.ts";
+export { ScheduleNotFoundError, ScheduleStore, schedulesBucket } from "./scheduling/schedule-store.ts";
 export { VERSION } from "./version.ts";
 export type { Encoding } from "./wire/codec.ts";
 export { decodePayload, encodePayload } from "./wire/codec.ts";

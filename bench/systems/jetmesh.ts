@@ -34,6 +34,7 @@ import { drainWithProcesses, measureWorkerMemory, waitUntilEmpty } from "../supp
 import { LatencyRecorder } from "../support/latency.ts";
 import { pace } from "../support/pace.ts";
 import { payloadFor } from "../support/payload.ts";
+import { delayedJobs } from "./jetmesh-delayed.ts";
 
 const JOB_NAME = "noop";
 /** The baseline's 14-byte `{"job":"noop"}`, as a value the client encodes (MessagePack: 10 bytes). */
@@ -298,6 +299,7 @@ export const jetmesh: System = {
   drainPayload: (ctx, params) => drainPayload(ctx, params, true),
   drainProcesses: (ctx, params) => drainProcesses(ctx, params, true),
   memory: (ctx, params) => memory(ctx, params, true),
+  delayed: delayedJobs,
 };
 
 /** The same worker with `events: false`: the gap to `jetmesh` is what lifecycle events cost. */

@@ -17,6 +17,8 @@ import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
 import { walkQueue } from "../jobs/queue-walk.ts";
 import type { JobStats } from "../metrics/job-stats.ts";
+import { scheduleEndpoints } from "../scheduler/endpoints.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
 import type { FleetStatusView } from "../status/fleet-status.ts";
 import {
   optionalBoolean,
@@ -33,6 +35,8 @@ export interface HandlerDeps {
   outcomes: OutcomeRecorder;
   client: JetmeshClient;
   replica: ReplicaInfo;
+  /** Absent when this replica runs no scheduler. */
+  scheduler?: Scheduler | undefined;
   jobStats: JobStats;
   audit: AuditLog;
 }
@@ -77,6 +81,7 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "dlq.patterns": (body) => deadLetterPatterns(ctx, body),
     "dlq.retry": (body) => retryDeadLetters(ctx, body),
     "dlq.purge": (body) => purgeDeadLetters(ctx, body),
+    ...scheduleEndpoints(ctx, deps.client, deps.scheduler),
     stats: (body) =>
       deps.jobStats.report({
         queue: body.queue === undefined || body.queue === null ? undefined : requireToken(body, "queue"),

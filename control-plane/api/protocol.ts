@@ -7,6 +7,9 @@ import type {
   Heartbeat,
   QueueStatus,
   RunningJobStatus,
+  ScheduleChanges,
+  ScheduleSpec,
+  ScheduleView,
 } from "../../runtime/index.ts";
 import type { ApiErrorBody } from "../errors.ts";
 
@@ -322,8 +325,20 @@ export interface EnqueueReply {
   jobId: string;
   queue: string;
   name: string;
+  /** Its place in the queue, or in the delay store for a delayed job. */
   sequence: number;
   duplicate: boolean;
+  /** When a delayed job is due (ms since epoch). */
+  dueAt?: number;
+}
+
+/** Which replica runs the scheduler (the holder of its lease). */
+export interface SchedulerStatusReply {
+  /** The replica that answered runs it. */
+  active: boolean;
+  holder: string | null;
+  /** Since when it runs it (its clock); runs due before then were missed. */
+  activeSince: number | null;
 }
 
 export interface ReplicaInfo {
@@ -414,6 +429,10 @@ export interface ApiSpec {
       encoding?: "json" | "msgpack";
       maxAttempts?: number;
       timeoutMs?: number;
+      /** Run no earlier than this many ms from now. */
+      delayMs?: number;
+      /** Run no earlier than this time (ms since epoch); a past time runs at once. */
+      runAt?: number;
     };
     reply: EnqueueReply;
   };
@@ -431,6 +450,15 @@ export interface ApiSpec {
     request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
     reply: DeadLetterPurgeResult;
   };
+  "schedules.list": { request: Record<string, never>; reply: ScheduleView[] };
+  "schedules.get": { request: { id: string }; reply: ScheduleView };
+  "schedules.create": { request: ScheduleSpec; reply: ScheduleView };
+  "schedules.update": { request: ScheduleChanges & { id: string }; reply: ScheduleView };
+  "schedules.pause": { request: { id: string }; reply: ScheduleView };
+  "schedules.resume": { request: { id: string }; reply: ScheduleView };
+  "schedules.delete": { request: { id: string }; reply: { id: string; deleted: true } };
+  "schedules.run-now": { request: { id: string }; reply: EnqueueReply };
+  "scheduler.status": { request: Record<string, never>; reply: SchedulerStatusReply };
   stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
   "audit.list": { request: { queue?: string; since?: number; limit?: number }; reply: AuditList };
 }
@@ -458,6 +486,15 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "dlq.patterns",
   "dlq.retry",
   "dlq.purge",
+  "schedules.list",
+  "schedules.get",
+  "schedules.create",
+  "schedules.update",
+  "schedules.pause",
+  "schedules.resume",
+  "schedules.delete",
+  "schedules.run-now",
+  "scheduler.status",
   "stats",
   "audit.list",
 ];

@@ -11,6 +11,7 @@ import { enqueueCommand } from "./commands/enqueue.ts";
 import { jobCommand, jobsCommand } from "./commands/jobs.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queueCommand, queuesCommand } from "./commands/queues.ts";
+import { scheduleCommand } from "./commands/schedule.ts";
 import { statsCommand } from "./commands/stats.ts";
 import { statusCommand } from "./commands/status.ts";
 import { topCommand } from "./commands/top.ts";
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(drainCommand)
     .command(dlqCommand)
     .command(enqueueCommand)
+    .command(scheduleCommand)
     .command(statsCommand)
     .command(topCommand)
     .command(auditCommand)

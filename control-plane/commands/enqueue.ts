@@ -24,6 +24,10 @@ export async function enqueueJob(
   if (maxAttempts !== undefined) options.maxAttempts = maxAttempts;
   const timeoutMs = optionalInteger(body, "timeoutMs", 1, 7 * 24 * 3600_000);
   if (timeoutMs !== undefined) options.timeoutMs = timeoutMs;
+  const delay = optionalInteger(body, "delayMs", 0, Number.MAX_SAFE_INTEGER);
+  if (delay !== undefined) options.delay = delay;
+  const runAt = optionalInteger(body, "runAt", 0, Number.MAX_SAFE_INTEGER);
+  if (runAt !== undefined) options.runAt = runAt;
   try {
     const result = await client.enqueue(queue, name, body.payload, options);
     return { ...result };

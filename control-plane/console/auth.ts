@@ -101,7 +101,11 @@ function sessionId(request: IncomingMessage): string | undefined {
 export function crossSiteRefusal(request: IncomingMessage): string | undefined {
   if (request.headers[REQUEST_HEADER] !== "1") return `the ${REQUEST_HEADER} header is missing`;
   const origin = request.headers.origin;
-  const host = request.headers.host;
+  // Behind a reverse proxy that rewrites Host, the host the browser used is in X-Forwarded-Host.
+  // A page of another site cannot set that header either (it would need a preflight).
+  const forwarded = request.headers["x-forwarded-host"];
+  const host =
+    (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim() || request.headers.host;
   if (origin === undefined || host === undefined) return "the Origin header is missing";
   let originHost: string;
   try {

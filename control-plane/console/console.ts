@@ -7,7 +7,6 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ConsoleAuth, crossSiteRefusal } from "./auth.ts";
-import { EventTally } from "./event-tally.ts";
 import { History } from "./history.ts";
 import { BodyError, readJsonBody, sendError, sendJson } from "./http.ts";
 import { type ConsoleOptions, consoleSettings } from "./options.ts";
@@ -19,9 +18,8 @@ export type RequestHandler = (request: IncomingMessage, response: ServerResponse
 export interface ConsoleDeps {
   /** Answers a control-plane API request (the service's in-process `call`). */
   call: ApiCall;
-  /** The control plane's connection: lifecycle events and stream limits are read from it. */
+  /** The control plane's connection: queue size limits are read from it. */
   nc: NatsConnection;
-  prefix: string;
   logger: Logger;
   options?: ConsoleOptions;
 }
@@ -29,7 +27,6 @@ export interface ConsoleDeps {
 export interface WebConsole {
   /** Answers requests under /console; returns false for any other path. */
   readonly handler: RequestHandler;
-  close(): void;
 }
 
 /** Endpoints an admin may call through the console; anything else is refused. */
@@ -47,9 +44,7 @@ const BASE = "/console";
 export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
   const settings = consoleSettings(deps.options);
   const auth = new ConsoleAuth(settings.token, settings.readOnly, settings.sessionTtlMs);
-  const tally = new EventTally(deps.nc, deps.prefix);
-  tally.start();
-  const views = new ConsoleViews(deps.call, await jetstreamManager(deps.nc), tally, new History(), settings);
+  const views = new ConsoleViews(deps.call, await jetstreamManager(deps.nc), new History(), settings);
   const files = new StaticFiles();
   const logger = deps.logger.child({ component: "console" });
 
@@ -118,6 +113,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
     if (!auth.hasSession(request))
       return sendError(response, 401, "UNAUTHENTICATED", "admin actions need the admin token: unlock first");
     const reply = await deps.call(endpoint, { ...body, by: "console" });
+    views.invalidate();
     logger.info({ endpoint, ok: reply.ok }, "console admin action");
     sendJson(response, reply.ok ? 200 : 400, reply);
   }
@@ -172,8 +168,5 @@ export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
     return true;
   };
 
-  return {
-    handler,
-    close: () => tally.stop(),
-  };
+  return { handler };
 }

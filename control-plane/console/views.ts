@@ -9,12 +9,13 @@ import type {
   FleetStatus,
   JobLookup,
   QueueDetail,
+  QueueJobStats,
   QueueView,
   RunningJobView,
+  StatsReport,
   WorkerView,
 } from "../api/protocol.ts";
 import type { ApiErrorBody } from "../errors.ts";
-import type { EventTally } from "./event-tally.ts";
 import type { History, HistoryPoint } from "./history.ts";
 import { intParam, textParam } from "./http.ts";
 import type { ConsoleSettings } from "./options.ts";
@@ -38,6 +39,19 @@ const FRESH_MS = 1000;
 const LIMITS_REFRESH_MS = 60_000;
 const PAGE_MAX = 200;
 const JOBS_PER_WORKER = 20;
+/** Throughput and error rate are measured over the last minute. */
+const RATE_WINDOW_MS = 60_000;
+/** Failure patterns compare the last 5 minutes with the last 30 (the longest window `stats` keeps). */
+const RECENT_FAILURES_MS = 5 * 60_000;
+const FAILURES_MS = 30 * 60_000;
+/** `stats` moves in 10 s slices: asking more often than this shows nothing new. */
+const STATS_FRESH_MS = 5000;
+
+/** Outcomes of a queue over the rate window, from the `stats` endpoint. */
+interface QueueOutcomes {
+  completedPerSec: number;
+  errorRate: number | null;
+}
 
 export interface QueueRow {
   queue: string;
@@ -52,7 +66,7 @@ export interface QueueRow {
   growthPerSec: number | null;
   timeToEmptyMs: number | null;
   timeToFullMs: number | null;
-  completedPerSec: number;
+  completedPerSec: number | null;
   errorRate: number | null;
   paused: boolean;
   pausedOnWorkers: number;
@@ -60,16 +74,16 @@ export interface QueueRow {
 }
 
 export class ConsoleViews {
-  #snapshot: { at: number; status: FleetStatus } | undefined;
+  #snapshot: { at: number; status: FleetStatus; outcomes: Map<string, QueueOutcomes> } | undefined;
   #refreshing: Promise<FleetStatus> | undefined;
   #maxJobs = new Map<string, number>();
   #limitsAt = 0;
   #deadLetters = new Map<string, { at: number; reply: Promise<DeadLetterList> }>();
+  #stats = new Map<number, { at: number; reply: Promise<StatsReport> }>();
 
   constructor(
     private readonly call: ApiCall,
     private readonly jsm: JetStreamManager,
-    private readonly tally: EventTally,
     private readonly history: History,
     private readonly settings: ConsoleSettings,
     private readonly now: () => number = Date.now,
@@ -88,6 +102,12 @@ export class ConsoleViews {
     throw new ViewError(status, reply.error);
   }
 
+  /** Forgets cached answers, so the view after an admin action shows its effect. */
+  invalidate(): void {
+    this.#snapshot = undefined;
+    this.#deadLetters.clear();
+  }
+
   /** Fleet status at most a second old; concurrent viewers share one refresh. */
   async fleet(): Promise<FleetStatus> {
     const snapshot = this.#snapshot;
@@ -102,14 +122,12 @@ export class ConsoleViews {
     const status = await this.fleet();
     const filter = textParam(params, "q")?.toLowerCase();
     const sort = textParam(params, "sort") ?? "queue";
-    const rows = status.queues
-      .filter((view) => filter === undefined || view.queue.toLowerCase().includes(filter))
-      .map((view) => this.#row(view));
+    const all = status.queues.map((view) => this.#row(view));
+    const rows = all.filter((row) => filter === undefined || row.queue.toLowerCase().includes(filter));
     if (sort !== "queue")
       rows.sort((a, b) => sortValue(b, sort) - sortValue(a, sort) || a.queue.localeCompare(b.queue));
     const offset = intParam(params, "offset", 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(params, "limit", 50, PAGE_MAX) || 50;
-    const all = status.queues.map((view) => this.#row(view));
     return {
       at: status.at,
       replicaId: status.replicaId,
@@ -122,7 +140,7 @@ export class ConsoleViews {
         pending: sum(all, (row) => row.pending),
         inFlight: sum(all, (row) => row.inFlight),
         enqueuedPerSec: sum(all, (row) => row.enqueuedPerSec ?? 0),
-        completedPerSec: sum(all, (row) => row.completedPerSec),
+        completedPerSec: sum(all, (row) => row.completedPerSec ?? 0),
       },
       history: this.history.fleet(),
       total: rows.length,
@@ -134,10 +152,17 @@ export class ConsoleViews {
   async queue(params: URLSearchParams) {
     const queue = required(params, "queue");
     // The fleet snapshot feeds the chart history, so a queue's chart fills while it is watched.
-    const [detail] = await Promise.all([this.data<QueueDetail>("queues.get", { queue }), this.fleet()]);
+    const [detail, , stats] = await Promise.all([
+      this.data<QueueDetail>("queues.get", { queue }),
+      this.fleet(),
+      this.#statsFor(RECENT_FAILURES_MS),
+    ]);
     const { runningJobs, workerIds, ...view } = detail;
     return {
       row: this.#row(view),
+      /** Per job name over the last 5 minutes: counts, error rate, durations and waits. */
+      jobs: stats.queues.find((q) => q.queue === queue)?.jobs ?? [],
+      statsWindowMs: Math.min(stats.windowMs, stats.coveredMs),
       pause: detail.pause,
       history: this.history.queue(queue),
       workers: workerIds.length,
@@ -237,12 +262,30 @@ export class ConsoleViews {
     return this.#shown(await this.data<DeadLetterDetail>("dlq.get", { seq }));
   }
 
+  /** Error classes of failed attempts per queue (last 5 and 30 minutes) and of dead letters. */
   async failures() {
-    const patterns = await this.data<{ total: number; truncated: boolean; patterns: unknown[] }>(
-      "dlq.patterns",
-      {},
+    const [recent, long, dead] = await Promise.all([
+      this.#statsFor(RECENT_FAILURES_MS),
+      this.#statsFor(FAILURES_MS),
+      this.data<{ total: number; truncated: boolean; patterns: unknown[] }>("dlq.patterns", {}),
+    ]);
+    const recentOf = (queue: string) => recent.queues.find((q) => q.queue === queue)?.total;
+    const recentCount = (queue: string, errorClass: string) =>
+      recentOf(queue)?.errorClasses.find((c) => c.errorClass === errorClass)?.count ?? 0;
+    const live = long.queues.flatMap((q) =>
+      q.total.errorClasses.map(({ errorClass, count }) => ({
+        queue: q.queue,
+        errorClass,
+        last30m: count,
+        last5m: recentCount(q.queue, errorClass),
+        errorRate: recentOf(q.queue)?.errorRate ?? null,
+        names: q.jobs
+          .filter((job) => job.errorClasses.some((c) => c.errorClass === errorClass))
+          .map((j) => j.name),
+      })),
     );
-    return { live: this.tally.failureClasses().slice(0, 200), dead: patterns };
+    live.sort((a, b) => b.last30m - a.last30m || b.last5m - a.last5m || a.queue.localeCompare(b.queue));
+    return { coveredMs: long.coveredMs, live: live.slice(0, 200), dead };
   }
 
   /** A dead letter as shown: payload and headers redacted, its trace id and link. */
@@ -262,8 +305,12 @@ export class ConsoleViews {
   }
 
   async #refresh(): Promise<FleetStatus> {
-    const status = await this.data<FleetStatus>("status");
-    this.#snapshot = { at: this.now(), status };
+    const [status, stats] = await Promise.all([
+      this.data<FleetStatus>("status"),
+      // Without rates the overview is still worth showing.
+      this.#statsFor(RATE_WINDOW_MS).catch(() => undefined),
+    ]);
+    this.#snapshot = { at: this.now(), status, outcomes: outcomesOf(stats) };
     await this.#refreshLimits().catch(() => {});
     const points = new Map<string, HistoryPoint>();
     for (const view of status.queues) {
@@ -271,11 +318,21 @@ export class ConsoleViews {
         pending: view.pending,
         inFlight: view.inFlight,
         enqueuedPerSec: view.rates?.enqueuedPerSec ?? 0,
-        completedPerSec: this.tally.rates(view.queue).completedPerSec,
+        completedPerSec: this.#snapshot.outcomes.get(view.queue)?.completedPerSec ?? 0,
       });
     }
     this.history.record(status.at, points);
     return status;
+  }
+
+  /** A `stats` report over the window, shared by every view for a few seconds. */
+  #statsFor(windowMs: number): Promise<StatsReport> {
+    const cached = this.#stats.get(windowMs);
+    if (cached !== undefined && this.now() - cached.at < STATS_FRESH_MS) return cached.reply;
+    const reply = this.data<StatsReport>("stats", { windowMs });
+    reply.catch(() => this.#stats.delete(windowMs));
+    this.#stats.set(windowMs, { at: this.now(), reply });
+    return reply;
   }
 
   /** Queue size limits change rarely: read them once a minute, with one listing of all streams. */
@@ -288,7 +345,7 @@ export class ConsoleViews {
   }
 
   #row(view: QueueView): QueueRow {
-    const events = this.tally.rates(view.queue);
+    const outcomes = this.#snapshot?.outcomes.get(view.queue);
     const growth = view.rates?.growthPerSec ?? null;
     const maxJobs = this.#maxJobs.get(view.stream) ?? -1;
     return {
@@ -307,8 +364,8 @@ export class ConsoleViews {
         growth !== null && growth > 0 && maxJobs > 0
           ? Math.round((Math.max(0, maxJobs - view.backlog) / growth) * 1000)
           : null,
-      completedPerSec: events.completedPerSec,
-      errorRate: events.errorRate,
+      completedPerSec: outcomes?.completedPerSec ?? null,
+      errorRate: outcomes?.errorRate ?? null,
       paused: view.pause.paused,
       pausedOnWorkers: view.pause.pausedOnWorkers.length,
       workers: view.workers,
@@ -337,6 +394,20 @@ interface DeadLetterList {
   total: number;
   deadLetters: DeadLetterSummary[];
   truncated: boolean;
+}
+
+/** Completions per second and error rate of each queue, over the part of the window seen. */
+function outcomesOf(stats: StatsReport | undefined): Map<string, QueueOutcomes> {
+  const outcomes = new Map<string, QueueOutcomes>();
+  if (stats === undefined) return outcomes;
+  const seconds = Math.max(1, Math.min(stats.windowMs, stats.coveredMs) / 1000);
+  for (const q of stats.queues as QueueJobStats[]) {
+    outcomes.set(q.queue, {
+      completedPerSec: round(q.total.completed / seconds),
+      errorRate: q.total.errorRate,
+    });
+  }
+  return outcomes;
 }
 
 /** The dead-letter filter of a query string, in the API's field names. */

@@ -17,6 +17,8 @@ import {
   readQueueSettings,
 } from "../jetstream/queues.ts";
 import { endSpan, startEnqueueSpan } from "../observability/tracing.ts";
+import type { ScheduleSpec } from "../scheduling/schedule.ts";
+import { type ScheduleChanges, ScheduleStore, type ScheduleView } from "../scheduling/schedule-store.ts";
 import type { Encoding } from "../wire/codec.ts";
 import { Header } from "../wire/headers.ts";
 import { buildJobMessage } from "../wire/job-message.ts";
@@ -43,6 +45,10 @@ export interface EnqueueOptions {
   timeoutMs?: number;
   /** Extra headers to carry with the job (e.g. trace context). */
   headers?: Record<string, string>;
+  /** Start the job no earlier than this many ms from now; it waits in the delay store. */
+  delay?: number;
+  /** Start the job no earlier than this time (ms since epoch or a Date); a past time runs at once. */
+  runAt?: number | Date;
 }
 
 export interface EnqueueResult {
@@ -53,6 +59,8 @@ export interface EnqueueResult {
   sequence: number;
   /** True when JetStream already held a job with this id (nothing new was stored). */
   duplicate: boolean;
+  /** When the job is due, for a delayed job (then `sequence` is its place in the delay store). */
+  dueAt?: number;
 }
 
 export interface JobToEnqueue {
@@ -72,6 +80,8 @@ export class JetmeshClient {
   readonly #ownsConnection: boolean;
   readonly #encoding: Encoding;
   readonly #timeoutMs: number;
+  /** Queues known to exist: a delayed job for a missing queue is refused at enqueue, not when due. */
+  readonly #declared = new Map<string, Promise<unknown>>();
 
   private constructor(
     readonly nc: NatsConnection,
@@ -103,25 +113,63 @@ export class JetmeshClient {
     settings: (queue: string): Promise<QueueSettings> => readQueueSettings(this.#jsm, this.subjects, queue),
   };
 
+  #schedules: Promise<ScheduleStore> | undefined;
+
+  #scheduleStore(): Promise<ScheduleStore> {
+    this.#schedules ??= ScheduleStore.open(this.nc, this.subjects);
+    return this.#schedules;
+  }
+
+  /**
+   * Recurring schedules, stored in KV and fired by the control plane's scheduler
+   * (docs/scheduling.md). Invalid schedules are refused with an InvalidScheduleError.
+   */
+  readonly schedules = {
+    create: async (spec: ScheduleSpec): Promise<ScheduleView> => (await this.#scheduleStore()).create(spec),
+    update: async (id: string, changes: ScheduleChanges): Promise<ScheduleView> =>
+      (await this.#scheduleStore()).update(id, changes),
+    pause: async (id: string): Promise<ScheduleView> => (await this.#scheduleStore()).pause(id),
+    resume: async (id: string): Promise<ScheduleView> => (await this.#scheduleStore()).resume(id),
+    delete: async (id: string): Promise<void> => (await this.#scheduleStore()).delete(id),
+    get: async (id: string): Promise<ScheduleView> => (await this.#scheduleStore()).get(id),
+    list: async (): Promise<ScheduleView[]> => (await this.#scheduleStore()).list(),
+  };
+
   async enqueue(
     queue: string,
     name: string,
     payload?: unknown,
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
-    const { subject, jobId, data, headers } = this.#prepare({ queue, name, payload, options });
+    const { subject, jobId, data, headers, dueAt } = this.#prepare({ queue, name, payload, options });
+    const delayed = dueAt !== undefined && dueAt > Date.now();
+    if (delayed) await this.#assertDeclared(queue);
+    if (delayed) headers.set(Header.Subject, subject);
+    const target = delayed ? this.subjects.delayed(dueAt) : subject;
     const { span, headers: traceHeaders } = startEnqueueSpan(queue, name, jobId, subject);
     for (const [key, value] of Object.entries(traceHeaders)) headers.set(key, value);
     let ack: PubAck;
     try {
-      ack = await this.#js.publish(subject, data, { msgID: jobId, headers, timeout: this.#timeoutMs });
+      ack = await this.#js.publish(target, data, { msgID: jobId, headers, timeout: this.#timeoutMs });
     } catch (error) {
       const explained = await this.#explainPublishError(error, queue, data.length);
       endSpan(span, explained);
       throw explained;
     }
     endSpan(span);
-    return { jobId, queue, name, sequence: ack.seq, duplicate: ack.duplicate };
+    const result: EnqueueResult = { jobId, queue, name, sequence: ack.seq, duplicate: ack.duplicate };
+    if (delayed) result.dueAt = dueAt;
+    return result;
+  }
+
+  #assertDeclared(queue: string): Promise<unknown> {
+    let known = this.#declared.get(queue);
+    if (known === undefined) {
+      known = readQueueSettings(this.#jsm, this.subjects, queue);
+      known.catch(() => this.#declared.delete(queue));
+      this.#declared.set(queue, known);
+    }
+    return known;
   }
 
   /**
@@ -148,14 +196,16 @@ export class JetmeshClient {
     assertEnqueueOptions(options);
     const jobId = options.jobId ?? newJobId();
     if (options.jobId !== undefined) assertJobId(jobId);
+    const dueAt = dueTimeOf(options);
     const { data, headers } = buildJobMessage(job.payload, {
       jobId,
       encoding: options.encoding ?? this.#encoding,
       maxAttempts: options.maxAttempts,
       timeoutMs: options.timeoutMs,
+      dueAt,
       extraHeaders: options.headers,
     });
-    return { subject: this.subjects.job(job.queue, job.name), jobId, data, headers };
+    return { subject: this.subjects.job(job.queue, job.name), jobId, data, headers, dueAt };
   }
 
   /** Turns a failed publish into an error the producer can act on. */
@@ -198,6 +248,8 @@ const RESERVED_HEADERS = new Set(
     Header.MaxAttempts,
     Header.TimeoutMs,
     Header.EnqueuedAt,
+    Header.DueAt,
+    Header.Subject,
   ].map((name) => name.toLowerCase()),
 );
 
@@ -219,4 +271,26 @@ function assertEnqueueOptions(options: EnqueueOptions): void {
       );
     }
   }
+}
+
+/** The due time the options ask for: `delay` from now, or `runAt`; undefined to run at once. */
+function dueTimeOf(options: EnqueueOptions): number | undefined {
+  if (options.delay !== undefined && options.runAt !== undefined)
+    throw new JetmeshError("INVALID_OPTIONS", "give either delay or runAt, not both");
+  if (options.delay !== undefined) {
+    if (!Number.isFinite(options.delay) || options.delay < 0)
+      throw new JetmeshError(
+        "INVALID_OPTIONS",
+        `enqueue option delay must be a number of ms ≥ 0, got ${options.delay}`,
+      );
+    return Date.now() + Math.round(options.delay);
+  }
+  if (options.runAt === undefined) return undefined;
+  const at = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+  if (!Number.isSafeInteger(at) || at < 0)
+    throw new JetmeshError(
+      "INVALID_OPTIONS",
+      `enqueue option runAt must be a Date or whole ms since the epoch, got ${String(options.runAt)}`,
+    );
+  return at;
 }

@@ -128,6 +128,7 @@ export async function declareQueue(
   };
   await upsertStream(jsm, streamConfig);
   await ensureDeadLetterStream(jsm, subjects, settings.replicas);
+  await ensureDelayStore(jsm, subjects, settings.replicas);
   const kvm = new Kvm(nc);
   await kvm.create(attemptsBucket(subjects), {
     history: 1,
@@ -185,21 +186,53 @@ export async function ensureDeadLetterStream(
   subjects: Subjects,
   replicas = 1,
 ): Promise<void> {
-  const name = subjects.deadLetterStream();
+  await createIfMissing(jsm, {
+    name: subjects.deadLetterStream(),
+    subjects: [subjects.deadLetterFilter()],
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: nanos(DEAD_LETTER_MAX_AGE_MS),
+    duplicate_window: nanos(120_000),
+  });
+}
+
+/**
+ * The delay store (runtime/scheduling/delay-store.ts): delayed jobs and long retry waits of every
+ * queue, filed by due second, until the scheduler moves them to their queues.
+ */
+export async function ensureDelayStore(
+  jsm: JetStreamManager,
+  subjects: Subjects,
+  replicas = 1,
+): Promise<void> {
+  await createIfMissing(jsm, {
+    name: subjects.delayedStream(),
+    subjects: [`${subjects.prefix}.delayed.>`],
+    // Limits, not WorkQueue: the scheduler reads one second's jobs through short-lived filtered
+    // consumers (which WorkQueue would forbid to overlap) and deletes each job once its queue
+    // has stored it.
+    retention: RetentionPolicy.Limits,
+    // A full store refuses new delayed jobs rather than dropping waiting ones.
+    discard: DiscardPolicy.New,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    allow_direct: true,
+    duplicate_window: nanos(120_000),
+  });
+}
+
+/** Creates a stream the mesh shares (not a queue's) when it is missing; an existing one is left as it is. */
+async function createIfMissing(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
   try {
-    await jsm.streams.info(name);
+    await jsm.streams.info(config.name);
   } catch (error) {
     if (!isNotFound(error)) throw error;
-    await jsm.streams.add({
-      name,
-      subjects: [subjects.deadLetterFilter()],
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      storage: StorageType.File,
-      num_replicas: replicas,
-      max_age: nanos(DEAD_LETTER_MAX_AGE_MS),
-      duplicate_window: nanos(120_000),
-    });
+    await jsm.streams.add(config);
   }
 }
 

@@ -15,6 +15,12 @@ export const Header = {
   TimeoutMs: "Jetmesh-Timeout-Ms",
   /** Milliseconds since the Unix epoch when the job was enqueued. */
   EnqueuedAt: "Jetmesh-Enqueued-At",
+  /** Milliseconds since the Unix epoch before which the job must not start (a delayed job). */
+  DueAt: "Jetmesh-Due-At",
+  /** On a job in the delay store: the queue subject it goes to when it is due. */
+  Subject: "Jetmesh-Subject",
+  /** The recurring schedule that fired the job. */
+  ScheduleId: "Jetmesh-Schedule-Id",
   TraceParent: "traceparent",
   TraceState: "tracestate",
   // Dead-letter headers, added to the original headers when a job is dead-lettered.

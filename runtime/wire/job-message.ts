@@ -15,6 +15,8 @@ export interface JobMessageOptions {
   maxAttempts?: number;
   timeoutMs?: number;
   enqueuedAt?: number;
+  /** When the job is due (ms since epoch); absent for a job that may run at once. */
+  dueAt?: number;
   /** Extra headers, e.g. W3C trace context. */
   extraHeaders?: Record<string, string>;
 }
@@ -26,6 +28,7 @@ export function buildJobHeaders(options: JobMessageOptions): MsgHdrs {
   h.append(Header.JobId, options.jobId);
   h.append(Header.ContentType, contentTypeOf(options.encoding));
   h.append(Header.EnqueuedAt, String(options.enqueuedAt ?? Date.now()));
+  if (options.dueAt !== undefined) h.append(Header.DueAt, String(options.dueAt));
   if (options.attempt !== undefined && options.attempt !== 1)
     h.append(Header.Attempt, String(options.attempt));
   if (options.maxAttempts !== undefined) h.append(Header.MaxAttempts, String(options.maxAttempts));
@@ -55,6 +58,8 @@ export interface JobEnvelope {
   timeoutMs: number | undefined;
   /** When the job was enqueued (ms since epoch), when the producer said so. */
   enqueuedAt: number | undefined;
+  /** When the job was due (ms since epoch), for a delayed job; its queue wait counts from here. */
+  dueAt: number | undefined;
   contentType: string | undefined;
   traceParent: string | undefined;
   traceState: string | undefined;
@@ -125,6 +130,7 @@ const ATTEMPT = Header.Attempt.toLowerCase();
 const MAX_ATTEMPTS = Header.MaxAttempts.toLowerCase();
 const TIMEOUT_MS = Header.TimeoutMs.toLowerCase();
 const ENQUEUED_AT = Header.EnqueuedAt.toLowerCase();
+const DUE_AT = Header.DueAt.toLowerCase();
 const CONTENT_TYPE = Header.ContentType.toLowerCase();
 const TRACE_PARENT = Header.TraceParent.toLowerCase();
 const TRACE_STATE = Header.TraceState.toLowerCase();
@@ -165,10 +171,16 @@ export function readEnvelope(input: {
     maxAttempts: positiveInteger(h, MAX_ATTEMPTS, Header.MaxAttempts),
     timeoutMs: positiveInteger(h, TIMEOUT_MS, Header.TimeoutMs),
     enqueuedAt: enqueuedAt === undefined || !/^\d+$/.test(enqueuedAt) ? undefined : Number(enqueuedAt),
+    dueAt: epochMs(h.get(DUE_AT)),
     contentType: h.get(CONTENT_TYPE),
     traceParent: h.get(TRACE_PARENT),
     traceState: h.get(TRACE_STATE),
   };
+}
+
+/** A time header: decimal ms since the epoch; any other value is ignored (not an error). */
+export function epochMs(raw: string | undefined): number | undefined {
+  return raw === undefined || !/^\d{1,16}$/.test(raw) ? undefined : Number(raw);
 }
 
 /** Decodes a job payload, enforcing the size limit first. */

@@ -40,6 +40,40 @@ export class Subjects {
     return `${this.prefix}.dlq.${queue}.>`;
   }
 
+  /**
+   * `<prefix>.delayed.<minute>.<second>`: where a delayed job waits in the delay store, filed under
+   * its due time (whole minutes and seconds since the epoch); its queue subject is in the
+   * Jetmesh-Subject header. One literal subject per second lets the scheduler find a second's
+   * jobs through the server's per-subject index, and the minute token lets it skip empty minutes
+   * (docs/scheduling.md).
+   */
+  delayed(dueAt: number): string {
+    return this.delayedSecond(Math.floor(dueAt / 1000));
+  }
+
+  /** The subject of the delayed jobs due within one second (`second` counted from the epoch). */
+  delayedSecond(second: number): string {
+    return `${this.prefix}.delayed.${Math.floor(second / 60)}.${second}`;
+  }
+
+  /** The delayed jobs due within one minute (`minute` counted from the epoch). */
+  delayedMinuteFilter(minute: number): string {
+    return `${this.prefix}.delayed.${minute}.*`;
+  }
+
+  /** The due second a delay-store subject files its jobs under. */
+  parseDelayed(subject: string): number | undefined {
+    const head = `${this.prefix}.delayed.`;
+    if (!subject.startsWith(head)) return undefined;
+    const second = subject.slice(head.length).split(".")[1];
+    return second !== undefined && /^\d+$/.test(second) ? Number(second) : undefined;
+  }
+
+  /** The delay store: one stream for the delayed jobs and long retries of every queue. */
+  delayedStream(): string {
+    return `${this.prefix}_delayed`;
+  }
+
   /** `<prefix>.evt.<queue>.<event>`: lifecycle events for live listeners (core NATS, not stored). */
   event(queue: string, type: LifecycleEventType): string {
     return `${this.prefix}.evt.${queue}.${type}`;

@@ -2,9 +2,14 @@
 // timeout, jobs started one after another), so adding one rarely moves the timer: it stays set for
 // the earliest deadline and, when it fires, expires what is due and sets itself for the next.
 
+import { AbortReason } from "./failure.ts";
+import type { RunControl } from "./run-control.ts";
+
 export interface Deadline {
   readonly at: number;
-  readonly onExpired: () => void;
+  readonly timeoutMs: number;
+  /** The run to abort; no closure per job (under tsx each one also costs a __name call). */
+  readonly control: Pick<RunControl, "abort">;
 }
 
 export class Deadlines {
@@ -16,9 +21,9 @@ export class Deadlines {
   /** @param now clock, injectable for tests */
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Calls `onExpired` once `timeoutMs` from `startedAt` has passed, unless cleared first. */
-  add(startedAt: number, timeoutMs: number, onExpired: () => void): Deadline {
-    const deadline: Deadline = { at: startedAt + timeoutMs, onExpired };
+  /** Aborts the run once `timeoutMs` from `startedAt` has passed, unless cleared first. */
+  add(startedAt: number, timeoutMs: number, control: Pick<RunControl, "abort">): Deadline {
+    const deadline: Deadline = { at: startedAt + timeoutMs, timeoutMs, control };
     this.#pending.add(deadline);
     if (deadline.at < this.#timerAt) this.#arm(deadline.at);
     return deadline;
@@ -48,12 +53,14 @@ export class Deadlines {
     for (const deadline of this.#pending) {
       if (deadline.at <= now) {
         this.#pending.delete(deadline);
-        deadline.onExpired();
+        deadline.control.abort(
+          new AbortReason("timeout", `job exceeded its timeout of ${deadline.timeoutMs} ms`),
+        );
       } else if (deadline.at < next) {
         next = deadline.at;
       }
     }
-    // onExpired may have added or cleared deadlines (and armed the timer) meanwhile.
+    // An abort may have added or cleared deadlines (and armed the timer) meanwhile.
     if (next < this.#timerAt && this.#pending.size > 0) this.#arm(next);
   }
 }

@@ -21,6 +21,7 @@ import type { AttemptLog, AttemptRecord } from "./attempt-log.ts";
 import { deadLetter } from "./dead-letter.ts";
 import { Deadlines } from "./deadlines.ts";
 import { DEFAULT_JOB_TIMEOUT_MS, type JobContext, type JobDefinition } from "./define-job.ts";
+import { deferUntilDue, isEarly, retryAfter } from "./delayed-retry.ts";
 import { AbortReason, type DeadReason, describeFailure, type FailureRecord } from "./failure.ts";
 import { handBack } from "./hand-back.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
@@ -88,6 +89,7 @@ export class JobRunner {
       );
     }
     if (this.options.isCancelled(jobKey(envelope.id))) return this.#cancel(msg, envelope);
+    if (isEarly(envelope)) return deferUntilDue(this.options, msg, envelope);
     const definition = jobs.get(envelope.name);
     if (definition === undefined) {
       const error = new JetmeshError(
@@ -130,18 +132,20 @@ export class JobRunner {
       ),
     );
     const timeoutMs = envelope.timeoutMs ?? definition.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
-    const deadline = this.#deadlines.add(startedAt, timeoutMs, () =>
-      control.abort(new AbortReason("timeout", `job exceeded its timeout of ${timeoutMs} ms`)),
-    );
+    const deadline = this.#deadlines.add(startedAt, timeoutMs, control);
+    // A delayed job waits in its queue from its due time, not from its enqueue.
+    const waitingSince = envelope.dueAt ?? envelope.enqueuedAt;
     events.publish(
       "started",
       envelope,
-      envelope.enqueuedAt === undefined ? NO_DETAILS : { waitMs: startedAt - envelope.enqueuedAt },
+      waitingSince === undefined ? NO_DETAILS : { waitMs: startedAt - waitingSince },
     );
     const attemptSpan = startAttemptSpan(envelope, msg.subject);
     const context = new RunningJobContext(envelope, maxAttempts, job, this.options, attemptSpan);
-    const run = () => control.run(() => definition.run(payload, context));
-    const outcome = attemptSpan === undefined ? run() : runInContext(attemptSpan.context, run);
+    const outcome =
+      attemptSpan === undefined
+        ? control.run(definition, payload, context)
+        : runInContext(attemptSpan.context, () => control.run(definition, payload, context));
     // A synchronous handler's outcome is known at once: no await, so its ack leaves in this turn.
     const settled = outcome instanceof Promise ? await outcome : outcome;
     this.#deadlines.clear(deadline);
@@ -193,7 +197,7 @@ export class JobRunner {
       return;
     }
     const delayMs = retryDelayMs(definition.backoff ?? DEFAULT_BACKOFF, envelope.attempt, settled.error);
-    msg.nak(delayMs);
+    await retryAfter(this.options, msg, envelope, delayMs);
     events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
   }
 
@@ -401,6 +405,7 @@ function fallbackEnvelope(
     maxAttempts: undefined,
     timeoutMs: undefined,
     enqueuedAt: undefined,
+    dueAt: undefined,
     contentType: undefined,
     traceParent: undefined,
     traceState: undefined,

@@ -15,10 +15,11 @@ export const DEFAULT_BACKOFF: Backoff = {
 };
 
 /**
- * Retry delays are applied with a delayed nak, which keeps the job's slot in the queue's
- * fleet-wide concurrency (MaxAckPending) while it waits; longer delays are capped here.
+ * Longest retry delay: short delays wait as a delayed nak, longer ones in the delay store
+ * (delayed-retry.ts). The cap stays under the attempts bucket's 7-day expiry, so a retried job
+ * keeps its failure history.
  */
-export const MAX_RETRY_DELAY_MS = 5 * 60_000;
+export const MAX_RETRY_DELAY_MS = 24 * 3600_000;
 
 /** Delay before the attempt after `attempt` (1-based), in ms, within [0, MAX_RETRY_DELAY_MS]. */
 export function retryDelayMs(

@@ -39,10 +39,14 @@ export class RunControl {
    * Runs a handler; an abort settles its run at once even if the handler ignores its signal.
    * Returns synchronously when the handler does, so a synchronous job costs no promise.
    */
-  run(handler: () => unknown): Settled | Promise<Settled> {
+  run<P, C>(
+    definition: { run(payload: P, context: C): unknown },
+    payload: P,
+    context: C,
+  ): Settled | Promise<Settled> {
     let result: unknown;
     try {
-      result = handler();
+      result = definition.run(payload, context);
     } catch (error) {
       return { ok: false, error };
     }

@@ -23,7 +23,9 @@ before(async () => {
   bundle = await startConsole({ token: TOKEN });
   other = uniqueName("other");
   await bundle.mesh.client.queues.declare(other);
-  const env = { JETMESH_QUEUES: `${bundle.mesh.queue},${other}`, JETMESH_HEARTBEAT_INTERVAL_MS: "300" };
+  // Heartbeats every second: a worker counts as gone only after 3 s of silence, which a busy
+  // machine does not reach, so every command expects both workers.
+  const env = { JETMESH_QUEUES: `${bundle.mesh.queue},${other}`, JETMESH_HEARTBEAT_INTERVAL_MS: "1000" };
   workers = await Promise.all([
     WorkerProcess.start(bundle.mesh.server.url, env),
     WorkerProcess.start(bundle.mesh.server.url, env),
@@ -60,7 +62,7 @@ async function ledgerOf(jobId: string) {
 test("the overview loads while workers run: queues, live workers and their running jobs", {
   skip,
 }, async () => {
-  const slow = await bundle.mesh.client.enqueue(bundle.mesh.queue, "slow", { ms: 3000 });
+  const slow = await bundle.mesh.client.enqueue(bundle.mesh.queue, "slow", { ms: 6000 });
   const page = await browser.newPage();
   await page.goto(bundle.url);
   const row = page.locator(`tr[data-queue="${bundle.mesh.queue}"]`);
@@ -83,35 +85,42 @@ test("pause from the page: the queue shows paused and workers stop starting its 
 }, async () => {
   const { queue } = bundle.mesh;
   const page = await openAdminPage();
-  const row = page.locator(`tr[data-queue="${queue}"]`);
-  await row.getByRole("button", { name: "Pause" }).click();
-  await confirm(page);
-  await page.locator("#notice", { hasText: `Paused ${queue}: acknowledged by 2 of 2 workers` }).waitFor();
-  await row.locator(".state", { hasText: "paused" }).waitFor();
+  try {
+    const row = page.locator(`tr[data-queue="${queue}"]`);
+    await row.getByRole("button", { name: "Pause" }).click();
+    await confirm(page);
+    await page.locator("#notice", { hasText: `Paused ${queue}: acknowledged by 2 of 2 workers` }).waitFor();
+    await row.locator(".state", { hasText: "paused" }).waitFor();
 
-  const held: string[] = [];
-  for (let i = 0; i < 3; i++) held.push((await bundle.mesh.client.enqueue(queue, "record", { i })).jobId);
-  // A job of the other queue runs on the same workers: once it has, they were free to take the
-  // paused queue's jobs too, and did not.
-  const probe = await bundle.mesh.client.enqueue(other, "record", {});
-  await waitFor(async () => (await ledgerOf(probe.jobId)).length === 1, "the other queue's job to run");
-  const ledger = await readLedger(bundle.mesh.nc);
-  assert.deepEqual(
-    ledger.filter((entry) => held.includes(entry.jobId)),
-    [],
-  );
-  const detail = await call<QueueDetail>(bundle.cp, "queues.get", { queue });
-  assert.equal(detail.pending, 3);
+    const held: string[] = [];
+    for (let i = 0; i < 3; i++) held.push((await bundle.mesh.client.enqueue(queue, "record", { i })).jobId);
+    // A job of the other queue runs on the same workers: once it has, they were free to take the
+    // paused queue's jobs too, and did not.
+    const probe = await bundle.mesh.client.enqueue(other, "record", {});
+    await waitFor(async () => (await ledgerOf(probe.jobId)).length === 1, "the other queue's job to run");
+    const ledger = await readLedger(bundle.mesh.nc);
+    assert.deepEqual(
+      ledger.filter((entry) => held.includes(entry.jobId)),
+      [],
+    );
+    // Still in the queue: waiting, or handed to a paused worker that holds them unstarted.
+    const detail = await call<QueueDetail>(bundle.cp, "queues.get", { queue });
+    assert.equal(detail.backlog, 3);
 
-  await row.getByRole("button", { name: "Resume" }).click();
-  await confirm(page);
-  await page.locator("#notice", { hasText: `Resumed ${queue}: acknowledged by 2 of 2 workers` }).waitFor();
-  await row.locator(".state", { hasText: "active" }).waitFor();
-  await waitFor(async () => {
-    const ran = new Set((await readLedger(bundle.mesh.nc)).map((entry) => entry.jobId));
-    return held.every((jobId) => ran.has(jobId));
-  }, "the held jobs to run after resume");
-  await page.close();
+    await row.getByRole("button", { name: "Resume" }).click();
+    await confirm(page);
+    await page.locator("#notice", { hasText: `Resumed ${queue}: acknowledged by 2 of 2 workers` }).waitFor();
+    await row.locator(".state", { hasText: "active" }).waitFor();
+    await waitFor(async () => {
+      const ran = new Set((await readLedger(bundle.mesh.nc)).map((entry) => entry.jobId));
+      return held.every((jobId) => ran.has(jobId));
+    }, "the held jobs to run after resume");
+  } finally {
+    await page.close();
+    // Whatever failed above, the next tests need the queue running.
+    if ((await call<QueueDetail>(bundle.cp, "queues.get", { queue })).pause.paused)
+      await call(bundle.cp, "queues.resume", { queue });
+  }
 });
 
 test("retry a dead letter from the page: it runs again", { skip }, async () => {

@@ -121,7 +121,14 @@ test("admin actions need a session, the console's header and the console's own o
   const result = ((await paused.json()) as { data: CommandResult }).data;
   assert.equal(result.acknowledged, 1);
   assert.equal(result.command.by, "console", "the console names itself as the issuer");
-  const resumed = await post("api/actions/queues.resume", { queue }, { ...sameOrigin(), Cookie: cookie });
+  // Through a reverse proxy that rewrote Host: the browser's host arrives as X-Forwarded-Host.
+  const proxied = {
+    "X-Jetmesh-Console": "1",
+    Origin: "https://console.example",
+    "X-Forwarded-Host": "console.example",
+    Cookie: cookie,
+  };
+  const resumed = await post("api/actions/queues.resume", { queue }, proxied);
   assert.equal(resumed.status, 200);
 
   const logout = await post("api/logout", {}, { ...sameOrigin(), Cookie: cookie });
@@ -233,7 +240,7 @@ test("dead letters show redacted payloads and headers, trace links, and failure 
   assert.equal(missing.status, 404);
 });
 
-test("error rates and live failure classes come from the lifecycle events as they pass", async () => {
+test("error rates and failure classes of failed attempts come from the stats endpoint", async () => {
   const queue = uniqueName("events");
   await bundle.mesh.client.queues.declare(queue);
   const event = (type: string, fields: Record<string, unknown> = {}) =>
@@ -251,9 +258,11 @@ test("error rates and live failure classes come from the lifecycle events as the
       }),
     );
   for (let i = 0; i < 3; i++) event("completed", { durationMs: 5 });
-  event("failed", { error: { class: "UpstreamDown", message: "upstream 503", kind: "handler" } });
+  event("failed", {
+    durationMs: 5,
+    error: { class: "UpstreamDown", message: "upstream 503", kind: "handler" },
+  });
   await bundle.mesh.nc.flush();
-  // Rates count whole seconds: wait until the second the events fell in is over.
   const row = await waitFor(async () => {
     const overview = await view<{ queues: { queue: string; errorRate: number | null }[] }>(
       `api/overview?q=${queue}`,
@@ -262,11 +271,51 @@ test("error rates and live failure classes come from the lifecycle events as the
     return found?.errorRate !== null ? found : undefined;
   }, "the error rate");
   assert.equal(row.errorRate, 0.25);
-  const failures = await view<{
-    live: { queue: string; errorClass: string; total: number; lastMessage: string }[];
-  }>("api/failures");
+  const failures = await waitFor(async () => {
+    const data = await view<{
+      live: { queue: string; errorClass: string; last5m: number; last30m: number; names: string[] }[];
+    }>("api/failures");
+    const mine = data.live.filter((p) => p.queue === queue);
+    return mine.length > 0 ? mine : undefined;
+  }, "the failure class");
   assert.deepEqual(
-    failures.live.filter((p) => p.queue === queue).map((p) => [p.errorClass, p.total, p.lastMessage]),
-    [["UpstreamDown", 1, "upstream 503"]],
+    failures.map((p) => [p.errorClass, p.last5m, p.last30m, p.names]),
+    [["UpstreamDown", 1, 1, ["sync"]]],
+  );
+  const detail = await view<{ jobs: { name: string; completed: number; failed: number }[] }>(
+    `api/queue?queue=${queue}`,
+  );
+  assert.deepEqual(
+    detail.jobs.map((job) => [job.name, job.completed, job.failed]),
+    [["sync", 3, 1]],
+  );
+});
+
+test("dead letters are retried or purged one, a selection, or a whole filter at a time", async () => {
+  const cookie = await login();
+  const queue = uniqueName("dlq");
+  await bundle.mesh.client.queues.declare(queue);
+  const seqs: number[] = [];
+  for (const errorClass of ["A", "A", "B", "B", "B"])
+    seqs.push(
+      await publishDeadLetter(bundle.mesh.nc, { queue, name: "job", jobId: uniqueName("j"), errorClass }),
+    );
+  const act = async (endpoint: string, body: Record<string, unknown>) => {
+    const response = await post(`api/actions/${endpoint}`, body, { ...sameOrigin(), Cookie: cookie });
+    assert.equal(response.status, 200);
+    return ((await response.json()) as { data: any }).data;
+  };
+  const dry = await act("dlq.purge", { queue, errorClass: "B", dryRun: true });
+  assert.deepEqual([dry.matched, dry.purged], [3, 0]);
+  assert.equal((await act("dlq.purge", { seqs: [seqs[0]] })).purged, 1);
+  assert.equal((await act("dlq.purge", { seqs: [seqs[2], seqs[3]] })).purged, 2);
+  const retried = await act("dlq.retry", { queue, errorClass: "A" });
+  assert.equal(retried.retried.length, 1);
+  const left = await view<{ total: number; deadLetters: { seq: number }[] }>(
+    `api/dead-letters?queue=${queue}`,
+  );
+  assert.deepEqual(
+    left.deadLetters.map((letter) => letter.seq),
+    [seqs[4]],
   );
 });

@@ -72,21 +72,26 @@ export async function streamMessages(jsm: JetStreamManager, stream: string): Pro
   return (await jsm.streams.info(stream)).state.messages;
 }
 
+/** Appends each non-empty line a child prints (stdout and stderr) to `lines`. */
+export function collectLines(child: ChildProcess, lines: string[]): void {
+  let buffered = "";
+  const collect = (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    lines.push(...parts.filter(Boolean));
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+}
+
 /** A worker process started from workers/main.ts with the fixture handlers. */
 export class WorkerProcess {
   readonly lines: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(readonly child: ChildProcess) {
-    let buffered = "";
-    const collect = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split("\n");
-      buffered = parts.pop() ?? "";
-      this.lines.push(...parts.filter(Boolean));
-    };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
+    collectLines(child, this.lines);
     this.exited = once(child, "exit").then(([code, signal]) => ({
       code: code as number | null,
       signal: signal as NodeJS.Signals | null,

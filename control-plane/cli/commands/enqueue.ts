@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { type GlobalArgs, usage, withApi } from "../context.ts";
-import { print, printJson } from "../output.ts";
+import { print, printJson, time } from "../output.ts";
+import { parseDuration, parseFutureTime } from "../time-input.ts";
 
 interface EnqueueArgs extends GlobalArgs {
   queue: string;
@@ -13,6 +14,8 @@ interface EnqueueArgs extends GlobalArgs {
   encoding?: "json" | "msgpack";
   maxAttempts?: number;
   jobTimeout?: number;
+  delay?: string;
+  runAt?: string;
 }
 
 /** --data is JSON text, or @path to read it from a file. */
@@ -51,6 +54,11 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
       })
       .option("max-attempts", { type: "number", describe: "attempts before the job is dead-lettered" })
       .option("job-timeout", { type: "number", describe: "the job's timeout (ms)" })
+      .option("delay", { type: "string", describe: "run no earlier than this from now: 30s, 5m, 2h" })
+      .option("run-at", {
+        type: "string",
+        describe: "run no earlier than: ISO time or +10m (a past time runs now)",
+      })
       .example(`$0 enqueue emails email.send --data '{"to":"ann@example.com"}'`, "enqueue a job")
       .example(
         "$0 enqueue reports build --data @report.json --job-id report-2024-06",
@@ -67,12 +75,16 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
       if (args.encoding !== undefined) body.encoding = args.encoding;
       if (args.maxAttempts !== undefined) body.maxAttempts = args.maxAttempts;
       if (args.jobTimeout !== undefined) body.timeoutMs = args.jobTimeout;
+      if (args.delay !== undefined) body.delayMs = parseDuration(args.delay);
+      if (args.runAt !== undefined) body.runAt = parseFutureTime(args.runAt);
       const result = await api.request("jobs.enqueue", body as never);
       if (args.json) return printJson(result);
+      if (result.duplicate)
+        return print(`job ${result.jobId} was already in ${result.queue} (duplicate id): nothing new stored`);
       print(
-        result.duplicate
-          ? `job ${result.jobId} was already in ${result.queue} (duplicate id): nothing new stored`
-          : `enqueued ${result.jobId} to ${result.queue} (${result.name}), queue seq ${result.sequence}`,
+        result.dueAt === undefined
+          ? `enqueued ${result.jobId} to ${result.queue} (${result.name}), queue seq ${result.sequence}`
+          : `enqueued ${result.jobId} to ${result.queue} (${result.name}), due ${time(result.dueAt)} (in the delay store)`,
       );
     }),
 };

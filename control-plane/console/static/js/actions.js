@@ -35,7 +35,11 @@ export async function act({
     const reply = await post(`actions/${endpoint}`, request);
     notify(describe(reply));
   } catch (error) {
-    notify(`Denied: ${error.message}${error.hint ? ` — ${error.hint}` : ""}`, "error");
+    const refused = error.status === 401 || error.status === 403;
+    notify(
+      `${refused ? "Denied" : "Failed"}: ${error.message}${error.hint ? ` — ${error.hint}` : ""}`,
+      "error",
+    );
     if (error.status === 401 && session.mode === "admin" && (await askToken(unlock)))
       notify("Admin actions unlocked: try the action again", "ok");
   }

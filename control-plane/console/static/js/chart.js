@@ -66,23 +66,3 @@ export function lineChart({ title, at, series, format = (v) => String(v), width 
   }
   return root;
 }
-
-/** A tiny bar sparkline for counts per bucket (failure classes per minute). */
-export function sparkBars(values, width = 120, height = 22) {
-  const max = Math.max(1, ...values);
-  const w = width / Math.max(1, values.length);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "spark", role: "img" });
-  values.forEach((v, i) => {
-    if (v === 0) return;
-    const bar = (v / max) * height;
-    root.append(
-      svg("rect", {
-        x: (i * w).toFixed(1),
-        y: (height - bar).toFixed(1),
-        width: Math.max(1, w - 1).toFixed(1),
-        height: bar.toFixed(1),
-      }),
-    );
-  });
-  return root;
-}

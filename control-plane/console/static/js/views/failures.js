@@ -1,8 +1,7 @@
-// Failure patterns: which error classes fail where — live from failed attempts (retries
-// included) over the last half hour, and among the dead letters.
+// Failure patterns: which error classes fail where — among failed attempts (retries included)
+// in the last 5 and 30 minutes, and among the dead letters.
 import { read } from "../api.js";
-import { sparkBars } from "../chart.js";
-import { fill, h, number, table, time } from "../dom.js";
+import { duration, fill, h, number, percent, table, time } from "../dom.js";
 
 export function failuresView(root) {
   const live = h("div");
@@ -11,23 +10,30 @@ export function failuresView(root) {
     const data = await read("failures");
     fill(
       live,
-      h("h2", null, "Failed attempts, last 30 minutes"),
+      h("h2", null, "Failed attempts"),
+      data.coveredMs < 30 * 60_000
+        ? h(
+            "p",
+            { class: "dim" },
+            `This control plane has seen the last ${duration(data.coveredMs)} of them.`,
+          )
+        : "",
       table(
-        ["Queue", "Error class", "Failures", "Per minute", "Last", "Last message"],
+        ["Queue", "Error class", "Last 5 min", "Last 30 min", "Queue error rate (5 min)", "Job names"],
         data.live.map((p) =>
           h(
             "tr",
             { "data-pattern": `${p.queue}/${p.errorClass}` },
-            h("td", null, p.queue),
+            h("td", null, h("a", { href: `#queue/${encodeURIComponent(p.queue)}` }, p.queue)),
             h("td", null, p.errorClass),
-            h("td", { class: "num" }, number(p.total)),
-            h("td", null, sparkBars(p.perMinute)),
-            h("td", null, time(p.lastAt)),
-            h("td", { class: "wrap" }, p.lastMessage),
+            h("td", { class: "num" }, number(p.last5m)),
+            h("td", { class: "num" }, number(p.last30m)),
+            h("td", { class: "num" }, percent(p.errorRate)),
+            h("td", { class: "wrap" }, p.names.join(", ")),
           ),
         ),
         {},
-        "no failed attempt seen since this control plane started",
+        "no failed attempt in the last 30 minutes",
       ),
     );
     const d = data.dead;

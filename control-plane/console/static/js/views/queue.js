@@ -29,10 +29,15 @@ export function progressText(progress) {
   return JSON.stringify(progress).slice(0, 80);
 }
 
+function percentiles(distribution, keys) {
+  return distribution ? keys.map((key) => duration(distribution[key])).join(" / ") : "—";
+}
+
 export function queueView(root, queue) {
   const header = h("div", { class: "controls" });
   const charts = h("div", { class: "charts" });
   const facts = h("div");
+  const outcomes = h("div");
   const running = h("div");
   const refresh = async () => {
     const data = await read("queue", { queue });
@@ -102,6 +107,44 @@ export function queueView(root, queue) {
       ),
     );
     fill(
+      outcomes,
+      h("h2", null, `Jobs, last ${duration(data.statsWindowMs)}`),
+      table(
+        [
+          "Name",
+          "Completed",
+          "Failed",
+          "Retried",
+          "Dead",
+          "Error rate",
+          "Run time p50 / p95 / p99",
+          "Wait p50 / p95",
+          "Top error",
+        ],
+        data.jobs.map((job) =>
+          h(
+            "tr",
+            { "data-name": job.name },
+            h("td", null, job.name),
+            h("td", { class: "num" }, number(job.completed)),
+            h("td", { class: "num" }, number(job.failed)),
+            h("td", { class: "num" }, number(job.retried)),
+            h("td", { class: "num" }, number(job.dead)),
+            h("td", { class: "num" }, percent(job.errorRate)),
+            h("td", null, percentiles(job.durationMs, ["p50", "p95", "p99"])),
+            h("td", null, percentiles(job.waitMs, ["p50", "p95"])),
+            h(
+              "td",
+              null,
+              job.errorClasses[0] ? `${job.errorClasses[0].errorClass} (${job.errorClasses[0].count})` : "",
+            ),
+          ),
+        ),
+        {},
+        "no job finished in this window",
+      ),
+    );
+    fill(
       running,
       h("h2", null, `Running now (${data.runningTotal})`),
       table(
@@ -117,6 +160,7 @@ export function queueView(root, queue) {
     header,
     charts,
     facts,
+    outcomes,
     running,
   );
   return { refresh };
