@@ -357,13 +357,19 @@ export interface AuditEntry {
   /** Sequence in the audit stream (set when read back). */
   seq?: number;
   at: number;
-  /** The API endpoint of the action: queues.pause, queues.resume, jobs.cancel, workers.drain, dlq.retry, dlq.purge. */
+  /** The API endpoint of the action: queues.pause, …, dlq.purge, schedules.create, … (docs/insight.md). */
   action: string;
   /** The caller identity the API received (`by`), or "unknown". */
   by: string;
   reason?: string;
   /** What the action was aimed at: a queue, a worker, a job, or a dead-letter filter. */
-  target: { queue?: string; workerId?: string; jobId?: string; filter?: Record<string, unknown> };
+  target: {
+    queue?: string;
+    workerId?: string;
+    jobId?: string;
+    scheduleId?: string;
+    filter?: Record<string, unknown>;
+  };
   ok: boolean;
   /** Why it was refused, when it was. */
   error?: string;

@@ -11,6 +11,12 @@ const AUDITED = [
   "workers.drain",
   "dlq.retry",
   "dlq.purge",
+  "schedules.create",
+  "schedules.update",
+  "schedules.pause",
+  "schedules.resume",
+  "schedules.delete",
+  "schedules.run-now",
 ] as const satisfies readonly Endpoint[];
 
 type Body = Record<string, unknown>;
@@ -39,7 +45,7 @@ export function withAudit(handlers: Handlers, log: AuditLog, replicaId: string):
       const entry = baseEntry(action, body, replicaId);
       try {
         const result = await inner(body);
-        await log.record({ ...entry, ...outcome(result) });
+        await log.record(withOutcome(entry, result));
         return result;
       } catch (error) {
         await log.record({ ...entry, ok: false, error: (error as Error).message });
@@ -68,26 +74,39 @@ function baseEntry(action: string, body: Body, replicaId: string): AuditEntry {
     if (typeof body.queue === "string") entry.target.queue = body.queue;
     return entry;
   }
+  if (action.startsWith("schedules.") && typeof body.id === "string") entry.target.scheduleId = body.id;
   for (const field of ["queue", "workerId", "jobId"] as const)
     if (typeof body[field] === "string") entry.target[field] = body[field];
   return entry;
 }
 
-function outcome(result: unknown): Partial<AuditEntry> {
-  const r = result as Partial<CommandResult> & { matched?: number; retried?: unknown[]; purged?: number };
+type Outcome = Partial<CommandResult> & {
+  matched?: number;
+  retried?: unknown[];
+  purged?: number;
+  /** A schedule action's reply (ScheduleView) or a run-now's (EnqueueReply). */
+  schedule?: { queue?: string };
+  queue?: string;
+  jobId?: string;
+};
+
+function withOutcome(entry: AuditEntry, result: unknown): AuditEntry {
+  const r = result as Outcome;
+  const done: AuditEntry = { ...entry, target: { ...entry.target } };
   if (r.command !== undefined && r.acks !== undefined) {
-    const fields: Partial<AuditEntry> = {
-      commandId: r.command.id,
-      acknowledgedBy: r.acks.map((ack) => ack.workerId),
-      missing: r.missing ?? [],
-    };
-    if (r.command.type === "pause" && r.command.expiresAt !== undefined)
-      fields.expiresAt = r.command.expiresAt;
-    return fields;
+    done.commandId = r.command.id;
+    done.acknowledgedBy = r.acks.map((ack) => ack.workerId);
+    done.missing = r.missing ?? [];
+    if (r.command.type === "pause" && r.command.expiresAt !== undefined) done.expiresAt = r.command.expiresAt;
+    return done;
   }
-  const fields: Partial<AuditEntry> = {};
-  if (typeof r.matched === "number") fields.matched = r.matched;
-  if (Array.isArray(r.retried)) fields.changed = r.retried.length;
-  if (typeof r.purged === "number") fields.changed = r.purged;
-  return fields;
+  if (typeof r.matched === "number") done.matched = r.matched;
+  if (Array.isArray(r.retried)) done.changed = r.retried.length;
+  if (typeof r.purged === "number") done.changed = r.purged;
+  // A schedule names its queue only in the stored schedule; run-now also the job it enqueued.
+  const runNow = entry.action === "schedules.run-now";
+  const queue = r.schedule?.queue ?? (runNow ? r.queue : undefined);
+  if (typeof queue === "string") done.target.queue = queue;
+  if (runNow && typeof r.jobId === "string") done.target.jobId = r.jobId;
+  return done;
 }

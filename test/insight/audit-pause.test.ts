@@ -123,3 +123,25 @@ test("a refused action is audited with the reason, an unknown caller as unknown"
   assert.equal(audit.entries[0]?.ok, false);
   assert.match(audit.entries[0]?.error ?? "", /no-such-queue/);
 });
+
+test("schedule actions are audited with the schedule and its queue", async () => {
+  await call(cp, "schedules.create", {
+    id: "nightly-report",
+    queue: mesh.queue,
+    name: "record",
+    rule: { cron: "0 3 * * *" },
+  });
+  await call(cp, "schedules.pause", { id: "nightly-report" });
+  await call(cp, "schedules.delete", { id: "nightly-report" });
+  const audit = await call<AuditList>(cp, "audit.list", { queue: mesh.queue });
+  const scheduled = audit.entries.filter((e) => e.target.scheduleId === "nightly-report");
+  assert.deepEqual(
+    scheduled.map((e) => e.action),
+    ["schedules.create", "schedules.pause"],
+    "a deleted schedule's queue is unknown to its reply, so only the first two match the queue",
+  );
+  const all = await call<AuditList>(cp, "audit.list", {});
+  assert.ok(
+    all.entries.some((e) => e.action === "schedules.delete" && e.target.scheduleId === "nightly-report"),
+  );
+});

@@ -47,7 +47,12 @@ function targetOf(entry: AuditEntry): string {
     return Object.entries(t.filter)
       .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(",") : String(value)}`)
       .join(" ");
-  const parts = [t.queue, t.jobId, t.workerId === undefined ? undefined : `worker ${t.workerId}`];
+  const parts = [
+    t.scheduleId === undefined ? undefined : `schedule ${t.scheduleId}`,
+    t.queue,
+    t.jobId,
+    t.workerId === undefined ? undefined : `worker ${t.workerId}`,
+  ];
   return parts.filter((part) => part !== undefined).join(" ");
 }
 
