@@ -13,6 +13,7 @@ import { retryDeadLetters } from "../commands/retry-dead.ts";
 import { deadLetterPatterns } from "../dead-letters/patterns.ts";
 import { getDeadLetter, listDeadLetters } from "../dead-letters/queries.ts";
 import { unknownQueue } from "../errors.ts";
+import type { QueueHealth } from "../insight/queue-health.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
 import { walkQueue } from "../jobs/queue-walk.ts";
@@ -39,6 +40,7 @@ export interface HandlerDeps {
   scheduler?: Scheduler | undefined;
   jobStats: JobStats;
   audit: AuditLog;
+  health: QueueHealth;
 }
 
 type Body = Record<string, unknown>;
@@ -88,5 +90,13 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
         windowMs: optionalInteger(body, "windowMs", 1, Number.MAX_SAFE_INTEGER),
       }),
     "audit.list": (body) => deps.audit.list(body),
+    health: async (body) => {
+      const queue = optionalString(body, "queue") === undefined ? undefined : requireToken(body, "queue");
+      if (queue !== undefined) {
+        const known = await ctx.stats.queueNames();
+        if (!known.includes(queue)) throw unknownQueue(queue, known);
+      }
+      return deps.health.report(queue);
+    },
   };
 }

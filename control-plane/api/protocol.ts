@@ -350,6 +350,59 @@ export interface ReplicaInfo {
   pid: number;
 }
 
+// ---------------------------------------------------------------- health (docs/insight.md)
+
+/**
+ * Why a stalled queue makes no progress, most certain first: no live worker serves it; every
+ * worker serving it is paused (or the queue is); every slot is taken by jobs that do not finish;
+ * or none of these (workers idle while jobs wait: deliveries held back, e.g. retry backoff).
+ */
+export type StallCause = "no-workers" | "paused" | "slots-busy" | "not-delivering";
+
+export interface QueueStall {
+  queue: string;
+  cause: StallCause;
+  /** What the cause means here, in words. */
+  detail: string;
+  /** Since when no job left the queue while it held jobs (or since this replica first saw it). */
+  since: number;
+  stalledForMs: number;
+  backlog: number;
+  pending: number;
+  inFlight: number;
+}
+
+/** A running job that has run longer than the p99 of its job name's recent durations. */
+export interface SlowJob {
+  jobId: string;
+  queue: string;
+  name: string;
+  attempt: number;
+  workerId: string;
+  host: string;
+  startedAt: number;
+  runningForMs: number;
+  /** How long it had run at its worker's last heartbeat: what is compared with the p99. */
+  seenRunningForMs: number;
+  /** The p99 it is past, and how many durations it comes from. */
+  p99Ms: number;
+  samples: number;
+}
+
+export interface HealthReport {
+  at: number;
+  replicaId: string;
+  /** How long a queue holding jobs may go without one leaving before it counts as stalled. */
+  stallWindowMs: number;
+  /** How long this replica has watched the queues (a stall is not flagged before the window). */
+  watchedForMs: number;
+  stalls: QueueStall[];
+  /** Window of the durations the p99 comes from, and the fewest durations it needs. */
+  outlierWindowMs: number;
+  outlierMinSamples: number;
+  slowJobs: SlowJob[];
+}
+
 // ---------------------------------------------------------------- audit log
 
 /** One control action as the audit log keeps it (docs/insight.md, "Audit log"). */
@@ -467,6 +520,7 @@ export interface ApiSpec {
   "scheduler.status": { request: Record<string, never>; reply: SchedulerStatusReply };
   stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
   "audit.list": { request: { queue?: string; since?: number; limit?: number }; reply: AuditList };
+  health: { request: { queue?: string }; reply: HealthReport };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -503,4 +557,5 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "scheduler.status",
   "stats",
   "audit.list",
+  "health",
 ];

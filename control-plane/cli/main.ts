@@ -8,6 +8,7 @@ import { controlPlaneCommand } from "./commands/control-plane.ts";
 import { dlqCommand } from "./commands/dlq.ts";
 import { drainCommand } from "./commands/drain.ts";
 import { enqueueCommand } from "./commands/enqueue.ts";
+import { healthCommand } from "./commands/health.ts";
 import { jobCommand, jobsCommand } from "./commands/jobs.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queueCommand, queuesCommand } from "./commands/queues.ts";
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(enqueueCommand)
     .command(scheduleCommand)
     .command(statsCommand)
+    .command(healthCommand)
     .command(topCommand)
     .command(auditCommand)
     .command(controlPlaneCommand)

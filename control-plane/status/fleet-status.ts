@@ -55,6 +55,13 @@ export class FleetStatusView {
     return facts.map((fact) => this.#view(fact, pauses, workers));
   }
 
+  /** Views of queue facts already read (e.g. by the sampling tick), with pauses and heartbeats as they are now. */
+  async viewsOf(facts: readonly QueueFacts[]): Promise<QueueView[]> {
+    const pauses = await readControlRecords(this.mesh, "paused.>");
+    const workers = this.heartbeats.workers();
+    return facts.map((fact) => this.#view(fact, pauses, workers));
+  }
+
   async queue(queue: string): Promise<QueueDetail> {
     const [view] = await this.queues([queue]);
     if (view === undefined) throw unknownQueue(queue, await this.stats.queueNames());
