@@ -13,6 +13,7 @@ import { retryDeadLetters } from "../commands/retry-dead.ts";
 import { deadLetterPatterns } from "../dead-letters/patterns.ts";
 import { getDeadLetter, listDeadLetters } from "../dead-letters/queries.ts";
 import { unknownQueue } from "../errors.ts";
+import { failureGroups, resolveGroup } from "../insight/failure-groups.ts";
 import type { QueueHealth } from "../insight/queue-health.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
@@ -81,8 +82,8 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "dlq.list": (body) => listDeadLetters(ctx, body),
     "dlq.get": (body) => getDeadLetter(ctx, body),
     "dlq.patterns": (body) => deadLetterPatterns(ctx, body),
-    "dlq.retry": (body) => retryDeadLetters(ctx, body),
-    "dlq.purge": (body) => purgeDeadLetters(ctx, body),
+    "dlq.retry": async (body) => retryDeadLetters(ctx, await resolveGroup(ctx, body)),
+    "dlq.purge": async (body) => purgeDeadLetters(ctx, await resolveGroup(ctx, body)),
     ...scheduleEndpoints(ctx, deps.client, deps.scheduler),
     stats: (body) =>
       deps.jobStats.report({
@@ -90,6 +91,7 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
         windowMs: optionalInteger(body, "windowMs", 1, Number.MAX_SAFE_INTEGER),
       }),
     "audit.list": (body) => deps.audit.list(body),
+    "failures.groups": (body) => failureGroups(ctx, body),
     health: async (body) => {
       const queue = optionalString(body, "queue") === undefined ? undefined : requireToken(body, "queue");
       if (queue !== undefined) {

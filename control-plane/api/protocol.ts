@@ -403,6 +403,33 @@ export interface HealthReport {
   slowJobs: SlowJob[];
 }
 
+/** Dead letters sharing a fingerprint: error class + normalised message + top stack frame. */
+export interface FailureGroup {
+  /** The fingerprint's id: pass it as `group` to dlq.retry or dlq.purge. */
+  id: string;
+  errorClass: string;
+  /** The message with numbers, ids, quoted values and hex replaced (<n>, <uuid>, <str>, <hex>). */
+  message: string;
+  /** The first `at …` line of the stack without line and column; "" when there is no stack. */
+  topFrame: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  /** The most recent one's message as it was. */
+  lastMessage: string;
+  queues: string[];
+  /** Job names it struck (at most ten). */
+  names: string[];
+}
+
+export interface FailureGroups {
+  /** Dead letters that matched the filter. */
+  total: number;
+  truncated: boolean;
+  /** Most frequent first. */
+  groups: FailureGroup[];
+}
+
 // ---------------------------------------------------------------- audit log
 
 /** One control action as the audit log keeps it (docs/insight.md, "Audit log"). */
@@ -502,11 +529,12 @@ export interface ApiSpec {
   "dlq.get": { request: { seq?: number; jobId?: string }; reply: DeadLetterDetail };
   "dlq.patterns": { request: DeadLetterFilter & { limit?: number }; reply: DeadLetterPatterns };
   "dlq.retry": {
-    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
+    /** group: the dead letters of one failure group (failures.groups), within the filter. */
+    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string; group?: string };
     reply: DeadLetterRetryResult;
   };
   "dlq.purge": {
-    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
+    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string; group?: string };
     reply: DeadLetterPurgeResult;
   };
   "schedules.list": { request: Record<string, never>; reply: ScheduleView[] };
@@ -521,6 +549,7 @@ export interface ApiSpec {
   stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
   "audit.list": { request: { queue?: string; since?: number; limit?: number }; reply: AuditList };
   health: { request: { queue?: string }; reply: HealthReport };
+  "failures.groups": { request: DeadLetterFilter & { limit?: number }; reply: FailureGroups };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -558,4 +587,5 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "stats",
   "audit.list",
   "health",
+  "failures.groups",
 ];

@@ -8,6 +8,7 @@ import { controlPlaneCommand } from "./commands/control-plane.ts";
 import { dlqCommand } from "./commands/dlq.ts";
 import { drainCommand } from "./commands/drain.ts";
 import { enqueueCommand } from "./commands/enqueue.ts";
+import { failuresCommand } from "./commands/failures.ts";
 import { healthCommand } from "./commands/health.ts";
 import { jobCommand, jobsCommand } from "./commands/jobs.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(cancelCommand)
     .command(drainCommand)
     .command(dlqCommand)
+    .command(failuresCommand)
     .command(enqueueCommand)
     .command(scheduleCommand)
     .command(statsCommand)
