@@ -13,6 +13,7 @@ import { retryDeadLetters } from "../commands/retry-dead.ts";
 import { deadLetterPatterns } from "../dead-letters/patterns.ts";
 import { getDeadLetter, listDeadLetters } from "../dead-letters/queries.ts";
 import { unknownQueue } from "../errors.ts";
+import { dueForecast } from "../insight/due-forecast.ts";
 import { failureGroups, resolveGroup } from "../insight/failure-groups.ts";
 import type { QueueHealth } from "../insight/queue-health.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
@@ -92,6 +93,7 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
       }),
     "audit.list": (body) => deps.audit.list(body),
     "failures.groups": (body) => failureGroups(ctx, body),
+    "forecast.due": (body) => dueForecast(ctx, body),
     health: async (body) => {
       const queue = optionalString(body, "queue") === undefined ? undefined : requireToken(body, "queue");
       if (queue !== undefined) {

@@ -430,6 +430,26 @@ export interface FailureGroups {
   groups: FailureGroup[];
 }
 
+/** Work coming due in one minute: delayed jobs (and long retries) and schedule runs. */
+export interface DueMinute {
+  /** Start of the minute (ms since epoch). */
+  at: number;
+  delayed: number;
+  scheduled: number;
+  /** Per queue; "unknown" holds delayed jobs the scan limit left unread. */
+  queues: Record<string, { delayed: number; scheduled: number }>;
+}
+
+export interface DueForecast {
+  at: number;
+  /** The current minute first. */
+  minutes: DueMinute[];
+  delayed: number;
+  scheduled: number;
+  /** More delayed jobs than the scan limit: some were counted without their queue. */
+  truncated: boolean;
+}
+
 // ---------------------------------------------------------------- audit log
 
 /** One control action as the audit log keeps it (docs/insight.md, "Audit log"). */
@@ -550,6 +570,7 @@ export interface ApiSpec {
   "audit.list": { request: { queue?: string; since?: number; limit?: number }; reply: AuditList };
   health: { request: { queue?: string }; reply: HealthReport };
   "failures.groups": { request: DeadLetterFilter & { limit?: number }; reply: FailureGroups };
+  "forecast.due": { request: { queue?: string; minutes?: number }; reply: DueForecast };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -588,4 +609,5 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "audit.list",
   "health",
   "failures.groups",
+  "forecast.due",
 ];

@@ -9,6 +9,7 @@ import { dlqCommand } from "./commands/dlq.ts";
 import { drainCommand } from "./commands/drain.ts";
 import { enqueueCommand } from "./commands/enqueue.ts";
 import { failuresCommand } from "./commands/failures.ts";
+import { forecastCommand } from "./commands/forecast.ts";
 import { healthCommand } from "./commands/health.ts";
 import { jobCommand, jobsCommand } from "./commands/jobs.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(scheduleCommand)
     .command(statsCommand)
     .command(healthCommand)
+    .command(forecastCommand)
     .command(topCommand)
     .command(auditCommand)
     .command(controlPlaneCommand)
