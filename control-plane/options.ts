@@ -33,6 +33,14 @@ export interface ControlPlaneOptions {
   outcomesTtlMs?: number;
   /** Size bound of the outcomes bucket (oldest records go first). @default 67108864 */
   outcomesMaxBytes?: number;
+  /** How long a queue holding jobs may go without one leaving before it is flagged stalled. @default 300000 */
+  stallWindowMs?: number;
+  /** Window of the durations whose p99 running jobs are compared with (at most 30 minutes). @default 1800000 */
+  outlierWindowMs?: number;
+  /** Fewest durations of a job name before its running jobs can be flagged slow. @default 20 */
+  outlierMinSamples?: number;
+  /** How long audit entries are kept (the audit stream's max age). @default 2592000000 (30 days) */
+  auditRetentionMs?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
   replicas?: number;
   /** Run the scheduler (delayed jobs, long retries, recurring schedules) when this replica holds its lease. @default true */
@@ -68,6 +76,10 @@ export const CONTROL_PLANE_DEFAULTS = {
   outcomesTtlMs: 86_400_000,
   outcomesMaxBytes: 64 * 1024 * 1024,
   replicas: 1,
+  auditRetentionMs: 30 * 86_400_000,
+  stallWindowMs: 300_000,
+  outlierWindowMs: 1_800_000,
+  outlierMinSamples: 20,
   outcomesMaxInFlight: 1024,
   scheduler: true,
   schedulerTickMs: 200,
@@ -112,6 +124,10 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     outcomesTtlMs: "JETMESH_CP_OUTCOMES_TTL_MS",
     outcomesMaxBytes: "JETMESH_CP_OUTCOMES_MAX_BYTES",
     replicas: "JETMESH_CP_REPLICAS",
+    auditRetentionMs: "JETMESH_CP_AUDIT_RETENTION_MS",
+    stallWindowMs: "JETMESH_CP_STALL_WINDOW_MS",
+    outlierWindowMs: "JETMESH_CP_OUTLIER_WINDOW_MS",
+    outlierMinSamples: "JETMESH_CP_OUTLIER_MIN_SAMPLES",
     schedulerTickMs: "JETMESH_CP_SCHEDULER_TICK_MS",
     schedulerLeaseMs: "JETMESH_CP_SCHEDULER_LEASE_MS",
   } as const;

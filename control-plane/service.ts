@@ -14,11 +14,16 @@ import {
   startMetricsServer,
   VERSION,
 } from "../runtime/index.ts";
-import { buildHandlers } from "./api/handlers.ts";
+import { buildHandlers, type Handlers } from "./api/handlers.ts";
 import type { ApiReply, ReplicaInfo } from "./api/protocol.ts";
 import { ApiServer } from "./api/server.ts";
+import { AuditLog } from "./audit/audit-log.ts";
+import { withAudit } from "./audit/audited-handlers.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { buildConsole } from "./console/console.ts";
+import { registerInsightMetrics } from "./insight/insight-metrics.ts";
+import { resumeExpiredPauses } from "./insight/pause-expiry.ts";
+import { QueueHealth } from "./insight/queue-health.ts";
 import { OutcomeRecorder } from "./jobs/outcome-recorder.ts";
 import { Mesh } from "./mesh.ts";
 import { ControlPlaneMetrics } from "./metrics/control-plane-metrics.ts";
@@ -115,11 +120,25 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       jobStats = new JobStats(mesh, stats, replicaId);
       jobStats.start();
-      api = new ApiServer(
-        mesh,
-        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, scheduler }),
-        logger,
+      const health = new QueueHealth(
+        { stats, fleet, heartbeats, jobStats, replicaId },
+        {
+          stallWindowMs: settings.stallWindowMs,
+          outlierWindowMs: settings.outlierWindowMs,
+          outlierMinSamples: settings.outlierMinSamples,
+        },
       );
+      const audit = new AuditLog(mesh, logger, {
+        retentionMs: settings.auditRetentionMs,
+        replicas: settings.replicas,
+        scanLimit: settings.scanLimit,
+      });
+      const handlers = withAudit(
+        buildHandlers({ ctx, fleet, outcomes, client, replica, jobStats, scheduler, audit, health }),
+        audit,
+        replicaId,
+      );
+      api = new ApiServer(mesh, handlers, logger);
       api.start();
       if (options.httpPort !== undefined) {
         const routes = [...(options.httpRoutes ?? [])];
@@ -134,11 +153,13 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
           // After the routes given in the options: an explicit route wins over the console.
           routes.push(webConsole.handler);
         }
-        await startHttp(options.httpPort, new ControlPlaneMetrics({ stats, heartbeats }), routes);
+        const metrics = new ControlPlaneMetrics({ stats, heartbeats });
+        registerInsightMetrics(metrics.registry, { health, stats });
+        await startHttp(options.httpPort, metrics, routes);
       }
       const tick = () => {
         ticking = ticking
-          .then(() => maintain(ctx, stats))
+          .then(() => maintain(ctx, stats, handlers, health))
           .catch((error: unknown) => {
             logger.warn({ err: error }, "periodic sampling failed");
           });
@@ -177,9 +198,16 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     );
   }
 
-  /** Samples queues for rates, and clears drain records of workers that are gone. */
-  async function maintain(ctx: CommandContext, stats: QueueStats): Promise<void> {
+  /** Samples queues for rates, resumes expired pauses, and clears drain records of workers that are gone. */
+  async function maintain(
+    ctx: CommandContext,
+    stats: QueueStats,
+    handlers: Handlers,
+    health: QueueHealth,
+  ): Promise<void> {
     await stats.sample();
+    await health.refresh();
+    await resumeExpiredPauses(ctx.mesh, handlers["queues.resume"], logger);
     const drains = await readControlRecords(ctx.mesh, "drain.>");
     if (drains.length === 0) return;
     const workers = new Map(ctx.heartbeats.workers().map((w) => [w.workerId, w]));

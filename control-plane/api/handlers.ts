@@ -1,6 +1,7 @@
 // The endpoint table: each API endpoint mapped to the query or command that answers it. Thin on
 // purpose — parsing and rules live in commands/, status/, jobs/ and dead-letters/.
 import type { JetmeshClient } from "../../runtime/index.ts";
+import type { AuditLog } from "../audit/audit-log.ts";
 import { cancelJob } from "../commands/cancel.ts";
 import type { CommandContext } from "../commands/context.ts";
 import { drainWorker } from "../commands/drain.ts";
@@ -12,6 +13,9 @@ import { retryDeadLetters } from "../commands/retry-dead.ts";
 import { deadLetterPatterns } from "../dead-letters/patterns.ts";
 import { getDeadLetter, listDeadLetters } from "../dead-letters/queries.ts";
 import { unknownQueue } from "../errors.ts";
+import { dueForecast } from "../insight/due-forecast.ts";
+import { failureGroups, resolveGroup } from "../insight/failure-groups.ts";
+import type { QueueHealth } from "../insight/queue-health.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
 import { walkQueue } from "../jobs/queue-walk.ts";
@@ -37,6 +41,8 @@ export interface HandlerDeps {
   /** Absent when this replica runs no scheduler. */
   scheduler?: Scheduler | undefined;
   jobStats: JobStats;
+  audit: AuditLog;
+  health: QueueHealth;
 }
 
 type Body = Record<string, unknown>;
@@ -77,13 +83,24 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "dlq.list": (body) => listDeadLetters(ctx, body),
     "dlq.get": (body) => getDeadLetter(ctx, body),
     "dlq.patterns": (body) => deadLetterPatterns(ctx, body),
-    "dlq.retry": (body) => retryDeadLetters(ctx, body),
-    "dlq.purge": (body) => purgeDeadLetters(ctx, body),
+    "dlq.retry": async (body) => retryDeadLetters(ctx, await resolveGroup(ctx, body)),
+    "dlq.purge": async (body) => purgeDeadLetters(ctx, await resolveGroup(ctx, body)),
     ...scheduleEndpoints(ctx, deps.client, deps.scheduler),
     stats: (body) =>
       deps.jobStats.report({
         queue: body.queue === undefined || body.queue === null ? undefined : requireToken(body, "queue"),
         windowMs: optionalInteger(body, "windowMs", 1, Number.MAX_SAFE_INTEGER),
       }),
+    "audit.list": (body) => deps.audit.list(body),
+    "failures.groups": (body) => failureGroups(ctx, body),
+    "forecast.due": (body) => dueForecast(ctx, body),
+    health: async (body) => {
+      const queue = optionalString(body, "queue") === undefined ? undefined : requireToken(body, "queue");
+      if (queue !== undefined) {
+        const known = await ctx.stats.queueNames();
+        if (!known.includes(queue)) throw unknownQueue(queue, known);
+      }
+      return deps.health.report(queue);
+    },
   };
 }

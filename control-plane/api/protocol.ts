@@ -54,6 +54,8 @@ export interface CommandRecord {
   at: number;
   reason?: string;
   commandId?: string;
+  /** A pause with expiry: when the control plane resumes it by itself (ms since epoch). */
+  expiresAt?: number;
 }
 
 export interface QueuePauseState {
@@ -62,6 +64,8 @@ export interface QueuePauseState {
   record?: CommandRecord;
   /** Workers on which the queue is paused individually. */
   pausedOnWorkers: { workerId: string; record: CommandRecord }[];
+  /** Jobs of the queue still running on workers where it is paused (they finish; none start). */
+  finishing: number;
 }
 
 export interface QueueRates {
@@ -346,6 +350,149 @@ export interface ReplicaInfo {
   pid: number;
 }
 
+// ---------------------------------------------------------------- health (docs/insight.md)
+
+/**
+ * Why a stalled queue makes no progress, most certain first: no live worker serves it; every
+ * worker serving it is paused (or the queue is); every slot is taken by jobs that do not finish;
+ * or none of these (workers idle while jobs wait: deliveries held back, e.g. retry backoff).
+ */
+export type StallCause = "no-workers" | "paused" | "slots-busy" | "not-delivering";
+
+export interface QueueStall {
+  queue: string;
+  cause: StallCause;
+  /** What the cause means here, in words. */
+  detail: string;
+  /** Since when no job left the queue while it held jobs (or since this replica first saw it). */
+  since: number;
+  stalledForMs: number;
+  backlog: number;
+  pending: number;
+  inFlight: number;
+}
+
+/** A running job that has run longer than the p99 of its job name's recent durations. */
+export interface SlowJob {
+  jobId: string;
+  queue: string;
+  name: string;
+  attempt: number;
+  workerId: string;
+  host: string;
+  startedAt: number;
+  runningForMs: number;
+  /** How long it had run at its worker's last heartbeat: what is compared with the p99. */
+  seenRunningForMs: number;
+  /** The p99 it is past, and how many durations it comes from. */
+  p99Ms: number;
+  samples: number;
+}
+
+export interface HealthReport {
+  at: number;
+  replicaId: string;
+  /** How long a queue holding jobs may go without one leaving before it counts as stalled. */
+  stallWindowMs: number;
+  /** How long this replica has watched the queues (a stall is not flagged before the window). */
+  watchedForMs: number;
+  stalls: QueueStall[];
+  /** Window of the durations the p99 comes from, and the fewest durations it needs. */
+  outlierWindowMs: number;
+  outlierMinSamples: number;
+  slowJobs: SlowJob[];
+}
+
+/** Dead letters sharing a fingerprint: error class + normalised message + top stack frame. */
+export interface FailureGroup {
+  /** The fingerprint's id: pass it as `group` to dlq.retry or dlq.purge. */
+  id: string;
+  errorClass: string;
+  /** The message with numbers, ids, quoted values and hex replaced (<n>, <uuid>, <str>, <hex>). */
+  message: string;
+  /** The first `at …` line of the stack without line and column; "" when there is no stack. */
+  topFrame: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  /** The most recent one's message as it was. */
+  lastMessage: string;
+  queues: string[];
+  /** Job names it struck (at most ten). */
+  names: string[];
+}
+
+export interface FailureGroups {
+  /** Dead letters that matched the filter. */
+  total: number;
+  truncated: boolean;
+  /** Most frequent first. */
+  groups: FailureGroup[];
+}
+
+/** Work coming due in one minute: delayed jobs (and long retries) and schedule runs. */
+export interface DueMinute {
+  /** Start of the minute (ms since epoch). */
+  at: number;
+  delayed: number;
+  scheduled: number;
+  /** Per queue; "unknown" holds delayed jobs the scan limit left unread. */
+  queues: Record<string, { delayed: number; scheduled: number }>;
+}
+
+export interface DueForecast {
+  at: number;
+  /** The current minute first. */
+  minutes: DueMinute[];
+  delayed: number;
+  scheduled: number;
+  /** More delayed jobs than the scan limit: some were counted without their queue. */
+  truncated: boolean;
+}
+
+// ---------------------------------------------------------------- audit log
+
+/** One control action as the audit log keeps it (docs/insight.md, "Audit log"). */
+export interface AuditEntry {
+  /** Sequence in the audit stream (set when read back). */
+  seq?: number;
+  at: number;
+  /** The API endpoint of the action: queues.pause, …, dlq.purge, schedules.create, … (docs/insight.md). */
+  action: string;
+  /** The caller identity the API received (`by`), or "unknown". */
+  by: string;
+  reason?: string;
+  /** What the action was aimed at: a queue, a worker, a job, or a dead-letter filter. */
+  target: {
+    queue?: string;
+    workerId?: string;
+    jobId?: string;
+    scheduleId?: string;
+    filter?: Record<string, unknown>;
+  };
+  ok: boolean;
+  /** Why it was refused, when it was. */
+  error?: string;
+  commandId?: string;
+  /** Workers that acknowledged the broadcast, and live workers that did not. */
+  acknowledgedBy?: string[];
+  missing?: string[];
+  /** Dead letters the filter matched, and how many were retried or purged. */
+  matched?: number;
+  changed?: number;
+  /** The pause's expiry, for a pause with one. */
+  expiresAt?: number;
+  replicaId: string;
+}
+
+export interface AuditList {
+  /** Entries that matched. */
+  total: number;
+  /** Oldest first; the newest `limit` of them. */
+  entries: AuditEntry[];
+  truncated: boolean;
+}
+
 // ---------------------------------------------------------------- the endpoint table
 
 interface Issuer {
@@ -361,7 +508,11 @@ export interface ApiSpec {
   status: { request: Record<string, never>; reply: FleetStatus };
   "queues.list": { request: Record<string, never>; reply: QueueView[] };
   "queues.get": { request: { queue: string }; reply: QueueDetail };
-  "queues.pause": { request: Issuer & { queue: string; workerId?: string }; reply: CommandResult };
+  "queues.pause": {
+    /** forMs: resume by itself after this long (any control-plane replica does it). */
+    request: Issuer & { queue: string; workerId?: string; forMs?: number };
+    reply: CommandResult;
+  };
   "queues.resume": { request: Issuer & { queue: string; workerId?: string }; reply: CommandResult };
   "workers.list": { request: { includeGone?: boolean }; reply: WorkerView[] };
   "workers.drain": { request: Issuer & { workerId: string }; reply: CommandResult };
@@ -398,11 +549,12 @@ export interface ApiSpec {
   "dlq.get": { request: { seq?: number; jobId?: string }; reply: DeadLetterDetail };
   "dlq.patterns": { request: DeadLetterFilter & { limit?: number }; reply: DeadLetterPatterns };
   "dlq.retry": {
-    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
+    /** group: the dead letters of one failure group (failures.groups), within the filter. */
+    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string; group?: string };
     reply: DeadLetterRetryResult;
   };
   "dlq.purge": {
-    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string };
+    request: DeadLetterFilter & { all?: boolean; dryRun?: boolean; by?: string; group?: string };
     reply: DeadLetterPurgeResult;
   };
   "schedules.list": { request: Record<string, never>; reply: ScheduleView[] };
@@ -415,6 +567,10 @@ export interface ApiSpec {
   "schedules.run-now": { request: { id: string }; reply: EnqueueReply };
   "scheduler.status": { request: Record<string, never>; reply: SchedulerStatusReply };
   stats: { request: { queue?: string; windowMs?: number }; reply: StatsReport };
+  "audit.list": { request: { queue?: string; since?: number; limit?: number }; reply: AuditList };
+  health: { request: { queue?: string }; reply: HealthReport };
+  "failures.groups": { request: DeadLetterFilter & { limit?: number }; reply: FailureGroups };
+  "forecast.due": { request: { queue?: string; minutes?: number }; reply: DueForecast };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -450,4 +606,8 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "schedules.run-now",
   "scheduler.status",
   "stats",
+  "audit.list",
+  "health",
+  "failures.groups",
+  "forecast.due",
 ];

@@ -2,11 +2,15 @@
 // NATS (docs/cli.md); exit codes: 0 done, 1 failed, 2 bad usage, 3 NATS or control plane unreachable.
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { auditCommand } from "./commands/audit.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { controlPlaneCommand } from "./commands/control-plane.ts";
 import { dlqCommand } from "./commands/dlq.ts";
 import { drainCommand } from "./commands/drain.ts";
 import { enqueueCommand } from "./commands/enqueue.ts";
+import { failuresCommand } from "./commands/failures.ts";
+import { forecastCommand } from "./commands/forecast.ts";
+import { healthCommand } from "./commands/health.ts";
 import { jobCommand, jobsCommand } from "./commands/jobs.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queueCommand, queuesCommand } from "./commands/queues.ts";
@@ -36,10 +40,14 @@ export async function main(argv: string[]): Promise<void> {
     .command(cancelCommand)
     .command(drainCommand)
     .command(dlqCommand)
+    .command(failuresCommand)
     .command(enqueueCommand)
     .command(scheduleCommand)
     .command(statsCommand)
+    .command(healthCommand)
+    .command(forecastCommand)
     .command(topCommand)
+    .command(auditCommand)
     .command(controlPlaneCommand)
     .demandCommand(1, "say which command to run")
     .strict()

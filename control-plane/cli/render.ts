@@ -45,7 +45,13 @@ export function queueTable(queues: readonly QueueView[]): string {
 }
 
 export function pauseLabel(q: QueueView): string {
-  if (q.pause.paused) return "paused";
+  if (q.pause.paused) {
+    const notes: string[] = [];
+    if (q.pause.finishing > 0) notes.push(`${q.pause.finishing} finishing`);
+    const expiresAt = q.pause.record?.expiresAt;
+    if (expiresAt !== undefined) notes.push(`resumes in ${duration(Math.max(0, expiresAt - Date.now()))}`);
+    return notes.length === 0 ? "paused" : `paused (${notes.join(", ")})`;
+  }
   if (q.pause.pausedOnWorkers.length > 0) return `paused on ${q.pause.pausedOnWorkers.length} worker(s)`;
   return "active";
 }

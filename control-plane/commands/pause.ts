@@ -2,7 +2,7 @@
 // let running ones finish. The record in the control bucket makes late joiners start paused.
 import { type ControlCommand, ControlKey } from "../../runtime/index.ts";
 import type { CommandResult } from "../api/protocol.ts";
-import { optionalString, requireToken } from "../validate.ts";
+import { optionalInteger, optionalString, requireToken } from "../validate.ts";
 import type { CommandContext } from "./context.ts";
 import { type IssuerFields, issue, newCommandId, origin } from "./issue.ts";
 import { assertQueueExists, liveWorkersServing } from "./known.ts";
@@ -10,16 +10,23 @@ import { assertQueueExists, liveWorkersServing } from "./known.ts";
 export interface PauseRequest extends IssuerFields {
   queue: string;
   workerId?: string;
+  /** Resume by itself after this long (the control plane's expiry sweep does it). */
+  forMs?: number;
 }
+
+/** A pause may last at most 30 days; longer is "until resumed". */
+const MAX_PAUSE_MS = 30 * 86_400_000;
 
 export async function pauseQueue(ctx: CommandContext, request: PauseRequest): Promise<CommandResult> {
   const body = request as unknown as Record<string, unknown>;
   const queue = requireToken(body, "queue");
   const workerId =
     optionalString(body, "workerId") === undefined ? undefined : requireToken(body, "workerId");
+  const forMs = optionalInteger(body, "forMs", 1, MAX_PAUSE_MS);
   await assertQueueExists(ctx, queue);
   const command: ControlCommand = { type: "pause", id: newCommandId(), queue, ...origin(request) };
   if (workerId !== undefined) command.workerId = workerId;
+  if (forMs !== undefined) command.expiresAt = command.at + forMs;
   const kv = await ctx.mesh.control();
   const key =
     workerId === undefined ? ControlKey.pausedQueue(queue) : ControlKey.pausedOnWorker(queue, workerId);

@@ -51,6 +51,11 @@ export class JobStats {
     this.#subscriptions = [];
   }
 
+  /** Per queue and job name summaries of the window, without reading JetStream (for live checks). */
+  summaries(windowMs: number): ReturnType<OutcomeWindow["summaries"]> {
+    return this.#window.summaries(Math.min(windowMs, MAX_WINDOW_MS));
+  }
+
   async report(request: { queue?: string; windowMs?: number }): Promise<StatsReport> {
     const windowMs = request.windowMs ?? DEFAULT_STATS_WINDOW_MS;
     if (windowMs < SLICE_MS || windowMs > MAX_WINDOW_MS)

@@ -55,6 +55,13 @@ export class FleetStatusView {
     return facts.map((fact) => this.#view(fact, pauses, workers));
   }
 
+  /** Views of queue facts already read (e.g. by the sampling tick), with pauses and heartbeats as they are now. */
+  async viewsOf(facts: readonly QueueFacts[]): Promise<QueueView[]> {
+    const pauses = await readControlRecords(this.mesh, "paused.>");
+    const workers = this.heartbeats.workers();
+    return facts.map((fact) => this.#view(fact, pauses, workers));
+  }
+
   async queue(queue: string): Promise<QueueDetail> {
     const [view] = await this.queues([queue]);
     if (view === undefined) throw unknownQueue(queue, await this.stats.queueNames());
@@ -72,9 +79,11 @@ export class FleetStatusView {
     const serving = workers
       .filter((w) => w.liveness !== "gone")
       .flatMap((w) => w.queues.filter((q) => q.queue === fact.queue));
+    const pause = pauseState(fact.queue, pauses);
+    pause.finishing = serving.filter((q) => q.paused).reduce((sum, q) => sum + q.running, 0);
     return {
       ...fact,
-      pause: pauseState(fact.queue, pauses),
+      pause,
       workers: {
         serving: serving.length,
         paused: serving.filter((q) => q.paused).length,
@@ -87,7 +96,7 @@ export class FleetStatusView {
 
 export function pauseState(queue: string, records: readonly ControlRecord[]): QueuePauseState {
   const fleetKey = `paused.${queue}`;
-  const state: QueuePauseState = { paused: false, pausedOnWorkers: [] };
+  const state: QueuePauseState = { paused: false, pausedOnWorkers: [], finishing: 0 };
   for (const record of records) {
     if (record.key === fleetKey) {
       state.paused = true;
@@ -110,5 +119,6 @@ export function commandRecord(record: ControlRecord): CommandRecord {
   };
   if (typeof v.reason === "string") result.reason = v.reason;
   if (typeof v.id === "string") result.commandId = v.id;
+  if (typeof v.expiresAt === "number") result.expiresAt = v.expiresAt;
   return result;
 }

@@ -10,7 +10,14 @@ export interface CommandOrigin {
 }
 
 export type ControlCommand =
-  | ({ type: "pause"; id: string; queue: string; workerId?: string } & CommandOrigin)
+  | ({
+      type: "pause";
+      id: string;
+      queue: string;
+      workerId?: string;
+      /** When the control plane resumes the queue by itself (ms since epoch); absent: until resumed. */
+      expiresAt?: number;
+    } & CommandOrigin)
   | ({ type: "resume"; id: string; queue: string; workerId?: string } & CommandOrigin)
   | ({ type: "cancel"; id: string; jobId: string } & CommandOrigin)
   | ({ type: "drain"; id: string; workerId: string } & CommandOrigin);

@@ -80,7 +80,7 @@ export class Fetcher {
   /** Stops starting jobs (running ones finish, buffered ones are handed back); resume() continues. */
   pause(): void {
     this.#paused = true;
-    this.#puller.forgetRequests();
+    this.#puller.abandonRequests();
     this.#handBackBuffered();
   }
 
@@ -92,7 +92,7 @@ export class Fetcher {
   /** Stops pulling for good and resolves when no job is running. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#puller.forgetRequests();
+    this.#puller.abandonRequests();
     this.#handBackBuffered();
     if (this.#running > 0) {
       await new Promise<void>((resolve) => {

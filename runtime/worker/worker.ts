@@ -337,6 +337,8 @@ export class Worker {
       await drained;
     }
     clearTimeout(timer);
+    // The fetchers no longer receive; jobs that arrived after pulling stopped are being handed back.
+    await Promise.all(runtimes.map((runtime) => runtime.runner.handBacksSettled()));
     for (const runtime of runtimes) runtime.leases.close();
     this.#listener?.stop();
     this.#control?.stop();

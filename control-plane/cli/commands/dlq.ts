@@ -5,6 +5,7 @@ import type { DeadLetterFilter } from "../../api/protocol.ts";
 import { type GlobalArgs, usage, withApi } from "../context.ts";
 import { details, print, printJson, table, time } from "../output.ts";
 import { deadLetterTable } from "../render.ts";
+import { operator } from "./issuer.ts";
 
 interface FilterArgs extends GlobalArgs {
   queue?: string;
@@ -159,7 +160,7 @@ const show: CommandModule<GlobalArgs, GlobalArgs & { seq?: number; job?: string 
     }),
 };
 
-type ActArgs = FilterArgs & { seqs?: number[]; all: boolean; dryRun: boolean };
+type ActArgs = FilterArgs & { seqs?: number[]; all: boolean; dryRun: boolean; group?: string; by: string };
 
 function act(kind: "retry" | "purge"): CommandModule<GlobalArgs, ActArgs> {
   return {
@@ -177,12 +178,30 @@ function act(kind: "retry" | "purge"): CommandModule<GlobalArgs, ActArgs> {
           describe: `${kind} every dead letter (needed without a filter)`,
         })
         .option("dry-run", { type: "boolean", default: false, describe: "only count what would be done" })
+        .option("group", {
+          type: "string",
+          describe: "only the dead letters of this failure group (ids from `jetmesh failures`)",
+          group: "Filter:",
+        })
+        .option("by", {
+          type: "string",
+          default: operator(),
+          defaultDescription: "user@host",
+          describe: "who does it (kept in the audit log)",
+        })
         .example(`$0 dlq ${kind} 42 43`, `${kind} two dead letters`)
+        .example(`$0 dlq ${kind} --group 3f9c0a1b2c4d`, `${kind} one failure group`)
         .example(`$0 dlq ${kind} --queue payments --error-class TimeoutError`, `${kind} by error class`)
         .example(`$0 dlq ${kind} --all --dry-run`, "count every dead letter") as never,
     handler: (args) =>
       withApi(args, async (api) => {
-        const body = { ...filterOf(args, args.seqs), all: args.all, dryRun: args.dryRun };
+        const body = {
+          ...filterOf(args, args.seqs),
+          all: args.all,
+          dryRun: args.dryRun,
+          by: args.by,
+          ...(args.group === undefined ? {} : { group: args.group }),
+        };
         if (kind === "retry") {
           const result = await api.request("dlq.retry", body);
           if (result.failed.length > 0) process.exitCode = 1;

@@ -9,7 +9,8 @@ export interface IssuerArgs {
   ackTimeout?: number;
 }
 
-function operator(): string {
+/** Who runs the CLI: `user@host`. */
+export function operator(): string {
   try {
     return `${userInfo().username}@${hostname()}`;
   } catch {
