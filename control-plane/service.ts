@@ -126,6 +126,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
           stallWindowMs: settings.stallWindowMs,
           outlierWindowMs: settings.outlierWindowMs,
           outlierMinSamples: settings.outlierMinSamples,
+          drainTargetMs: settings.autoscaleDrainMs,
         },
       );
       const audit = new AuditLog(mesh, logger, {

@@ -389,6 +389,19 @@ export interface SlowJob {
   samples: number;
 }
 
+/** The autoscaling signal of a queue (docs/insight.md, "Autoscaling signal"). */
+export interface QueueScaling {
+  queue: string;
+  desiredWorkers: number;
+  /** The inputs it comes from. */
+  arrivalPerSec: number | null;
+  pending: number;
+  inFlight: number;
+  durationMs: number | null;
+  slotsPerWorker: number;
+  serving: number;
+}
+
 export interface HealthReport {
   at: number;
   replicaId: string;
@@ -401,6 +414,9 @@ export interface HealthReport {
   outlierWindowMs: number;
   outlierMinSamples: number;
   slowJobs: SlowJob[];
+  /** Workers each queue needs to keep up and clear its backlog within the drain target. */
+  drainTargetMs: number;
+  scaling: QueueScaling[];
 }
 
 /** Dead letters sharing a fingerprint: error class + normalised message + top stack frame. */

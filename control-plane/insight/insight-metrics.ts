@@ -9,7 +9,10 @@ const CAUSES: readonly StallCause[] = ["no-workers", "paused", "slots-busy", "no
 
 export function registerInsightMetrics(
   registry: Registry,
-  sources: { health: Pick<QueueHealth, "stalls" | "slowJobs">; stats: Pick<QueueStats, "latest"> },
+  sources: {
+    health: Pick<QueueHealth, "stalls" | "slowJobs" | "scaling">;
+    stats: Pick<QueueStats, "latest">;
+  },
 ): void {
   const registers = [registry];
   new Gauge({
@@ -48,6 +51,16 @@ export function registerInsightMetrics(
       const counts = new Map<string, number>();
       for (const job of sources.health.slowJobs()) counts.set(job.queue, (counts.get(job.queue) ?? 0) + 1);
       for (const { queue } of sources.stats.latest()) this.set({ queue }, counts.get(queue) ?? 0);
+    },
+  });
+  new Gauge({
+    name: "jetmesh_queue_desired_workers",
+    help: "Workers the queue needs: (arrival rate × typical duration + pending × duration / drain target) / slots per worker, rounded up; 0 when it is idle. For autoscalers.",
+    labelNames: ["queue"],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of sources.health.scaling()) this.set({ queue: s.queue }, s.desiredWorkers);
     },
   });
 }

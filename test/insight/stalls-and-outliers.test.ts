@@ -62,8 +62,8 @@ test("a blocked queue is flagged stalled with every slot busy; a queue under the
 
   const report = await waitFor(async () => {
     const r = await health();
-    return stallOf(r, blocked) !== undefined ? r : undefined;
-  }, "the blocked queue flagged stalled");
+    return stallOf(r, blocked) !== undefined && stallOf(r, unserved) !== undefined ? r : undefined;
+  }, "the blocked and the unserved queue flagged stalled");
   assert.equal(stallOf(report, blocked)?.cause, "slots-busy");
   assert.match(stallOf(report, blocked)?.detail ?? "", /every slot is busy/);
   assert.equal(stallOf(report, healthy), undefined, "the queue that keeps completing is not stalled");
@@ -88,6 +88,12 @@ test("a blocked queue is flagged stalled with every slot busy; a queue under the
     );
   }, "jetmesh_queue_stalled for the blocked queue");
   assert.equal(stalled(healthy, "slots-busy"), 0);
+  // The autoscaling signal: a queue with waiting work and no worker asks for one.
+  assert.equal(report.scaling.find((s) => s.queue === unserved)?.desiredWorkers, 1);
+  const desired = samples.find(
+    (s) => s.name === "jetmesh_queue_desired_workers" && s.labels.queue === unserved,
+  );
+  assert.equal(desired?.value, 1);
 
   const cli = await runCli(["health", "--server", mesh.server.url]);
   assert.equal(cli.code, 0, cli.stderr);
