@@ -3,7 +3,7 @@
 import type { ScenarioOutcome } from "./report.ts";
 import { summarize } from "./stats.ts";
 
-const JETMESH_SYSTEMS = ["jetmesh", "jetmesh-noevents"];
+const JETMESH_SYSTEMS = ["jetmesh", "jetmesh-noevents", "jetmesh-prefetch"];
 
 interface TargetRow {
   target: string;

@@ -15,6 +15,7 @@ const USAGE = `usage: npm run chaos -- [--duration 60s] [--seed 42] [--cluster] 
               (default: every fault of the topology except the negative control "overrun")
   --baseline  also run the same load without faults first
   --rate      jobs per second of the steady workload (default 100)
+  --max-jobs  the queue's size limit (default 3000; the burst fault sends 1000 more)
   --json      also write the full reports as JSON to this file`;
 
 class UsageError extends Error {}
@@ -35,6 +36,7 @@ function readOptions() {
       faults: { type: "string" },
       baseline: { type: "boolean", default: false },
       rate: { type: "string", default: "100" },
+      "max-jobs": { type: "string", default: "3000" },
       json: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -49,6 +51,9 @@ function readOptions() {
   }
   const seed = values.seed === undefined ? Math.floor(Math.random() * 1_000_000) : Number(values.seed);
   const rate = Number(values.rate);
+  const maxJobs = Number(values["max-jobs"]);
+  if (!Number.isSafeInteger(maxJobs) || maxJobs < 1)
+    throw new UsageError("--max-jobs must be a positive integer");
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed must be an integer`);
   if (!(rate > 0)) throw new UsageError(`--rate must be a positive number`);
   return {
@@ -58,6 +63,7 @@ function readOptions() {
     faults,
     baseline: values.baseline,
     rate,
+    maxJobs,
     json: values.json,
   };
 }
@@ -85,6 +91,7 @@ async function main(): Promise<number> {
     durationMs: options.durationMs,
     seed: options.seed,
     rate: options.rate,
+    maxJobs: options.maxJobs,
     log,
   };
   const reports: CaseReport[] = [];

@@ -73,6 +73,19 @@ export function renderReport(reports: readonly CaseReport[]): string {
       `- at the end: stream ${q.streamMissing ? "MISSING" : `${q.messages} messages`} (${report.accounting.finishedLeftovers} of finished jobs), consumer pending ${q.numPending}, ack pending ${q.numAckPending}; worker starts ${report.workerStarts}, poison exits ${report.poisonExits}, start-up failures while JetStream was unavailable ${report.startRefusals}, unexpected exits ${report.unexpectedExits.length}`,
     );
     for (const problem of report.violations) lines.push(`- VIOLATION: ${problem}`);
+    for (const line of lossContext(report)) lines.push(`- ${line}`);
+    if (report.violations.length > 0) {
+      for (const run of report.duplicateRuns) {
+        lines.push(
+          `- ran ${run.id}: attempt ${run.attempt} in pid ${run.pid} at ${new Date(run.at).toISOString()}`,
+        );
+      }
+      for (const fault of report.faults) {
+        lines.push(
+          `- fault ${fault.fault} ${fault.detail} from ${new Date(fault.startedAt).toISOString()} to ${new Date(fault.healedAt).toISOString()}`,
+        );
+      }
+    }
     for (const exit of report.unexpectedExits) {
       lines.push(
         `- worker ${exit.worker} exited (code ${exit.code}, signal ${exit.signal}):`,
@@ -87,4 +100,27 @@ function describeReasons(reasons: Record<string, number>): string {
   return Object.entries(reasons)
     .map(([reason, count]) => `${reason} ${count}`)
     .join(", ");
+}
+
+/**
+ * Where each lost job's acknowledgement fell relative to the faults: a loss acknowledged just
+ * before a server was killed points at the server, one acknowledged in calm water at jetmesh.
+ */
+function lossContext(report: CaseReport): string[] {
+  const lost = new Set([...report.accounting.lost, ...report.accounting.lostByServer]);
+  return report.suspects
+    .filter((record) => lost.has(record.id) && record.ackedAt !== undefined)
+    .slice(0, 10)
+    .map((record) => {
+      const ackedAt = record.ackedAt ?? 0;
+      const next = report.faults.find((fault) => fault.startedAt >= ackedAt);
+      const during = report.faults.find((fault) => fault.startedAt <= ackedAt && ackedAt <= fault.healedAt);
+      const where =
+        during !== undefined
+          ? `during ${during.fault} ${during.detail}`
+          : next === undefined
+            ? "after the last fault"
+            : `${seconds(next.startedAt - ackedAt)} before ${next.fault} ${next.detail}`;
+      return `lost ${record.id}: acknowledged (seq ${record.seq}, try ${record.tries}) ${where}`;
+    });
 }

@@ -7,7 +7,7 @@ import { type Accounting, account, violations } from "./accounting.ts";
 import { emergency } from "./emergency.ts";
 import { type FaultContext, type FaultName, type FaultRecord, injectFault } from "./faults.ts";
 import { Fleet } from "./fleet.ts";
-import { Ledger } from "./ledger.ts";
+import { Ledger, type LedgerEntry } from "./ledger.ts";
 import { DeadLetterReader, type QueueState, readQueueState } from "./observed.ts";
 import { Random } from "./random.ts";
 import { planFaults } from "./schedule.ts";
@@ -57,6 +57,8 @@ export interface CaseReport {
   violations: string[];
   /** The enqueue records of every job the violations name (at most 200), for diagnosis. */
   suspects: EnqueueRecord[];
+  /** Every execution of the first 20 duplicated jobs, for diagnosis. */
+  duplicateRuns: LedgerEntry[];
 }
 
 const QUEUE = "chaos";
@@ -191,6 +193,7 @@ export async function runCase(options: CaseOptions): Promise<CaseReport> {
       ]
         .slice(0, 200)
         .flatMap((id) => workload.records.get(id) ?? []),
+      duplicateRuns: ledger.entries.filter((entry) => accounting.duplicated.slice(0, 20).includes(entry.id)),
       violations: violations(accounting, {
         faults: injected,
         unexpectedExits: fleet.unexpectedExits.length,

@@ -3,9 +3,10 @@
 // jetmesh's own cost: a queue declared per run (named after the run, its stream deleted
 // afterwards), producers on a JetmeshClient, workers on a Worker with no-op handlers.
 //
-// Two systems: `jetmesh` as it ships (lifecycle events on, the default) and `jetmesh-noevents`
-// (events: false), so the cost of the events shows as the gap between them. The second runs only
-// the worker-side scenarios: enqueueing is the same code in both.
+// Three systems: `jetmesh` as it ships (lifecycle events on, the default), `jetmesh-noevents`
+// (events: false), so the cost of the events shows as the gap between them, and
+// `jetmesh-prefetch` (prefetch: 1, drains only). The others run only the worker-side scenarios:
+// enqueueing is the same code in all.
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import {
   connectNats,
@@ -37,6 +38,12 @@ import { payloadFor } from "../support/payload.ts";
 import { delayedJobs } from "./jetmesh-delayed.ts";
 
 const JOB_NAME = "noop";
+
+/** What distinguishes the jetmesh systems: the worker options they set. */
+interface Variant {
+  events: boolean;
+  prefetch?: number;
+}
 /** The baseline's 14-byte `{"job":"noop"}`, as a value the client encodes (MessagePack: 10 bytes). */
 const NOOP_PAYLOAD = { job: "noop" };
 /** Pre-filling is not measured; it only needs to be quick and to bound the bytes in flight. */
@@ -107,14 +114,15 @@ function startWorker(
   connection: NatsConnection,
   queue: string,
   concurrency: number,
-  events: boolean,
+  variant: Variant,
   onStart: (payload: unknown, attempt: number) => void,
 ): Promise<Worker> {
   return Worker.start({
     connection,
     queues: [queue],
     concurrency,
-    events,
+    events: variant.events,
+    prefetch: variant.prefetch ?? 0,
     jobs: [
       defineJob({
         name: JOB_NAME,
@@ -180,7 +188,7 @@ async function enqueue(
 async function drain(
   ctx: RunContext,
   params: DrainParams,
-  events: boolean,
+  variant: Variant,
   payload: unknown = NOOP_PAYLOAD,
   options?: EnqueueOptions,
   payloadBytes = 16,
@@ -193,7 +201,7 @@ async function drain(
       const handled = new Countdown(params.messages);
       const watch = new StallWatch(nc);
       const start = performance.now();
-      const worker = await startWorker(nc, queue, params.concurrency, events, (_payload, attempt) => {
+      const worker = await startWorker(nc, queue, params.concurrency, variant, (_payload, attempt) => {
         watch.started(attempt);
         handled.tick();
       });
@@ -223,7 +231,7 @@ async function latency(ctx: RunContext, params: LatencyParams, events: boolean):
       const total = Math.round((params.rate * durationMs) / 1000);
       const handled = new Countdown(total);
       const recorder = new LatencyRecorder(total, params.warmupMs);
-      const worker = await startWorker(nc, queue, params.concurrency, events, (payload) => {
+      const worker = await startWorker(nc, queue, params.concurrency, { events }, (payload) => {
         recorder.record((payload as { sentAt: number }).sentAt);
         handled.tick();
       });
@@ -254,7 +262,7 @@ function enqueuePayload(ctx: RunContext, params: PayloadEnqueueParams): Promise<
 /** The worker decodes each payload (MessagePack or JSON, by Content-Type) before the handler runs. */
 function drainPayload(ctx: RunContext, params: PayloadDrainParams, events: boolean): Promise<Sample> {
   const { value, data } = payloadFor(params.payload);
-  return drain(ctx, params, events, value, { encoding: params.payload.encoding }, data.length);
+  return drain(ctx, params, { events }, value, { encoding: params.payload.encoding }, data.length);
 }
 
 function drainProcesses(ctx: RunContext, params: ProcessesParams, events: boolean): Promise<Sample> {
@@ -293,7 +301,7 @@ export const jetmesh: System = {
   name: "jetmesh",
   needs: ["nats"],
   enqueue: (ctx, params) => enqueue(ctx, params),
-  drain: (ctx, params) => drain(ctx, params, true),
+  drain: (ctx, params) => drain(ctx, params, { events: true }),
   latency: (ctx, params) => latency(ctx, params, true),
   enqueuePayload,
   drainPayload: (ctx, params) => drainPayload(ctx, params, true),
@@ -306,9 +314,16 @@ export const jetmesh: System = {
 export const jetmeshNoEvents: System = {
   name: "jetmesh-noevents",
   needs: ["nats"],
-  drain: (ctx, params) => drain(ctx, params, false),
+  drain: (ctx, params) => drain(ctx, params, { events: false }),
   latency: (ctx, params) => latency(ctx, params, false),
   drainPayload: (ctx, params) => drainPayload(ctx, params, false),
   drainProcesses: (ctx, params) => drainProcesses(ctx, params, false),
   memory: (ctx, params) => memory(ctx, params, false),
+};
+
+/** As it ships, with `prefetch: 1`: what the opt-in prefetch gives, in the drain scenarios. */
+export const jetmeshPrefetch: System = {
+  name: "jetmesh-prefetch",
+  needs: ["nats"],
+  drain: (ctx, params) => drain(ctx, params, { events: true, prefetch: 1 }),
 };

@@ -37,6 +37,9 @@ export const ADMIN_ENDPOINTS = new Set([
   "workers.drain",
   "dlq.retry",
   "dlq.purge",
+  "schedules.pause",
+  "schedules.resume",
+  "schedules.run-now",
 ]);
 
 const BASE = "/console";
@@ -56,6 +59,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
     "dead-letters": (params) => views.deadLetters(params),
     "dead-letter": (params) => views.deadLetter(params),
     failures: () => views.failures(),
+    schedules: (params) => views.schedules(params),
   };
 
   function session(request: IncomingMessage) {
@@ -125,7 +129,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
     params: URLSearchParams,
   ) {
     if (route === "session") return sendJson(response, 200, { ok: true, data: session(request) });
-    const read = reads[route];
+    const read = Object.hasOwn(reads, route) ? reads[route] : undefined;
     if (read === undefined) return sendError(response, 404, "NOT_FOUND", `no console view ${route}`);
     sendJson(response, 200, { ok: true, data: await read(params) });
   }

@@ -2,6 +2,7 @@
 // endpoints the CLI uses), paged and trimmed on the server so a fleet of 1,000 workers and 200
 // queues still makes small replies.
 import type { JetStreamManager } from "@nats-io/jetstream";
+import type { ScheduleView } from "../../runtime/index.ts";
 import type {
   ApiReply,
   DeadLetterDetail,
@@ -12,6 +13,7 @@ import type {
   QueueJobStats,
   QueueView,
   RunningJobView,
+  SchedulerStatusReply,
   StatsReport,
   WorkerView,
 } from "../api/protocol.ts";
@@ -34,7 +36,12 @@ export class ViewError extends Error {
   }
 }
 
-const NOT_FOUND_CODES = new Set(["JOB_NOT_FOUND", "DEAD_LETTER_NOT_FOUND", "UNKNOWN_QUEUE"]);
+const NOT_FOUND_CODES = new Set([
+  "JOB_NOT_FOUND",
+  "DEAD_LETTER_NOT_FOUND",
+  "UNKNOWN_QUEUE",
+  "SCHEDULE_NOT_FOUND",
+]);
 const FRESH_MS = 1000;
 const LIMITS_REFRESH_MS = 60_000;
 const PAGE_MAX = 200;
@@ -260,6 +267,42 @@ export class ConsoleViews {
   async deadLetter(params: URLSearchParams) {
     const seq = Number(required(params, "seq"));
     return this.#shown(await this.data<DeadLetterDetail>("dlq.get", { seq }));
+  }
+
+  /** Schedules (paged, filterable) with their next and last runs, and which replica fires them. */
+  async schedules(params: URLSearchParams) {
+    const [list, scheduler] = await Promise.all([
+      this.data<ScheduleView[]>("schedules.list"),
+      this.data<SchedulerStatusReply>("scheduler.status"),
+    ]);
+    const filter = textParam(params, "q")?.toLowerCase();
+    const matching = list.filter(
+      ({ schedule }) =>
+        filter === undefined ||
+        [schedule.id, schedule.queue, schedule.name].some((v) => v.toLowerCase().includes(filter)),
+    );
+    const offset = intParam(params, "offset", 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(params, "limit", 50, PAGE_MAX) || 50;
+    return {
+      scheduler,
+      total: matching.length,
+      offset,
+      // Payloads stay out: a list has no room for them, and they may hold secrets.
+      schedules: matching.slice(offset, offset + limit).map(({ schedule, state }) => ({
+        id: schedule.id,
+        queue: schedule.queue,
+        name: schedule.name,
+        rule: schedule.rule,
+        paused: schedule.paused,
+        missed: schedule.missed,
+        startAt: schedule.startAt,
+        endAt: schedule.endAt,
+        nextFireAt: state.nextFireAt,
+        lastFireAt: state.lastFireAt,
+        lastJobId: state.lastJobId,
+        lastError: state.lastError,
+      })),
+    };
   }
 
   /** Error classes of failed attempts per queue (last 5 and 30 minutes) and of dead letters. */

@@ -95,7 +95,7 @@ export async function lookupJob(
   throw new ApiError(
     "JOB_NOT_FOUND",
     `job "${jobId}" is not running, waiting, dead, cancelled or recently completed`,
-    "completed jobs are remembered for a limited time (best effort); check the job id",
+    "completed jobs are remembered for a limited time (best effort), and a delayed job is found only once it is due (it waits in the delay store until then); check the job id",
   );
 }
 

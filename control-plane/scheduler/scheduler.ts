@@ -55,7 +55,16 @@ export class Scheduler {
     this.#schedules = new ScheduleRunner(this.mesh, this.client, logger, this.options.replicas);
     await this.#schedules.start();
     const lease = this.#lease;
-    const renew = () => void lease.tick();
+    // One check at a time: a slow renewal overlapped by the next would fail its own
+    // compare-and-set and step down for nothing.
+    let checking = false;
+    const renew = () => {
+      if (checking) return;
+      checking = true;
+      void lease.tick().finally(() => {
+        checking = false;
+      });
+    };
     renew();
     this.#leaseTimer = setInterval(renew, Math.max(100, Math.floor(this.options.leaseMs / 4)));
     this.#leaseTimer.unref();

@@ -1,14 +1,8 @@
 // The producer API: declare queues and enqueue jobs (one at a time or pipelined in bulk).
-import {
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-  type PubAck,
-} from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JetmeshError, PayloadTooLargeError, QueueFullError, QueueNotFoundError } from "../errors.ts";
+import { AckedPublisher } from "../jetstream/acked-publisher.ts";
 import { type ConnectionSettings, connectionSettingsFromEnv, connectNats } from "../jetstream/connection.ts";
 import {
   declareQueue,
@@ -75,11 +69,10 @@ const BULK_WINDOW = 1000;
 
 export class JetmeshClient {
   readonly subjects: Subjects;
-  readonly #js: JetStreamClient;
+  readonly #publisher: AckedPublisher;
   readonly #jsm: JetStreamManager;
   readonly #ownsConnection: boolean;
   readonly #encoding: Encoding;
-  readonly #timeoutMs: number;
   /** Queues known to exist: a delayed job for a missing queue is refused at enqueue, not when due. */
   readonly #declared = new Map<string, Promise<unknown>>();
 
@@ -90,11 +83,10 @@ export class JetmeshClient {
     options: ClientOptions,
   ) {
     this.subjects = new Subjects(options.prefix);
-    this.#js = jetstream(nc);
     this.#jsm = jsm;
     this.#ownsConnection = ownsConnection;
     this.#encoding = options.encoding ?? "msgpack";
-    this.#timeoutMs = options.publishTimeoutMs ?? 5000;
+    this.#publisher = new AckedPublisher(nc, options.publishTimeoutMs ?? 5000);
   }
 
   static async connect(options: ClientOptions = {}): Promise<JetmeshClient> {
@@ -150,7 +142,8 @@ export class JetmeshClient {
     for (const [key, value] of Object.entries(traceHeaders)) headers.set(key, value);
     let ack: PubAck;
     try {
-      ack = await this.#js.publish(target, data, { msgID: jobId, headers, timeout: this.#timeoutMs });
+      headers.append(Header.MsgId, jobId);
+      ack = await this.#publisher.publish(target, data, headers);
     } catch (error) {
       const explained = await this.#explainPublishError(error, queue, data.length);
       endSpan(span, explained);
@@ -233,6 +226,7 @@ export class JetmeshClient {
   }
 
   async close(): Promise<void> {
+    this.#publisher.close();
     if (this.#ownsConnection) await this.nc.drain();
   }
 }

@@ -26,7 +26,7 @@ interface PullRequest {
 export class Puller {
   readonly #nc: NatsConnection;
   readonly #options: Required<PullerOptions>;
-  readonly #inbox = createInbox();
+  #inbox = createInbox();
   readonly #subject: string;
   #subscription: Subscription | undefined;
   /** Outstanding requests, oldest first: the server fills them in that order. */
@@ -55,7 +55,7 @@ export class Puller {
   /** `onChange` runs whenever requests end, so the caller can ask again. */
   start(onChange: () => void): void {
     this.#onChange = onChange;
-    this.#subscription = this.#nc.subscribe(this.#inbox, { callback: (_error, msg) => this.#receive(msg) });
+    this.#subscription = this.#subscribe();
     // A request the server forgot (restart, leader change) sends no more heartbeats: drop it.
     this.#watchdog = setInterval(() => {
       if (this.#requests.length > 0 && Date.now() - this.#lastHeard > 2 * this.#options.heartbeatMs + 1000) {
@@ -84,18 +84,37 @@ export class Puller {
   }
 
   /**
-   * Forgets outstanding requests. The subscription stays, so a message the server still sends
-   * for one of them reaches onDelivery (to be handed back) instead of waiting out its ack wait.
+   * Ends the outstanding requests on the server too (pause, stop): otherwise a request goes on
+   * delivering until it expires, and every job it delivers is handed back and stored again. The
+   * server drops a waiting request whose reply subject has no interest (so does 2.9.10), so
+   * later requests use a fresh inbox while the old subscription drains: a job already sent to it
+   * still reaches onDelivery (to be handed back) instead of waiting out its ack wait.
    */
-  forgetRequests(): void {
+  abandonRequests(): void {
     this.#requests = [];
+    const old = this.#subscription;
+    if (old === undefined) return;
+    this.#inbox = createInbox();
+    this.#subscription = this.#subscribe();
+    old.drain().catch(() => {});
   }
 
   close(): void {
-    this.forgetRequests();
+    this.#requests = [];
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+  }
+
+  #subscribe(): Subscription {
+    const inbox = this.#inbox;
+    return this.#nc.subscribe(inbox, {
+      callback: (_error, msg) => {
+        if (inbox === this.#inbox) this.#receive(msg);
+        // A job for an abandoned request: no request of ours counts it.
+        else if (msg.reply) this.#options.onDelivery(new Delivery(msg));
+      },
+    });
   }
 
   #receive(msg: Msg): void {

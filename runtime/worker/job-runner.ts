@@ -241,6 +241,9 @@ export class JobRunner {
     return found;
   }
 
+  /** Hand-backs of deliveries that arrived after pulling stopped, until their copy is stored. */
+  readonly #handingBack = new Set<Promise<void>>();
+
   /** Hands back a delivery this worker will not start (paused or stopping). */
   handBackUnstarted(msg: Delivery): void {
     let envelope: JobEnvelope;
@@ -256,7 +259,17 @@ export class JobRunner {
       msg.nak();
       return;
     }
-    void this.#handBack(msg, envelope);
+    const handing = this.#handBack(msg, envelope);
+    this.#handingBack.add(handing);
+    void handing.finally(() => this.#handingBack.delete(handing));
+  }
+
+  /**
+   * Resolves once every hand-back started so far has settled. The worker waits for it before it
+   * closes its connection: a copy stored whose original was never acknowledged would run twice.
+   */
+  async handBacksSettled(): Promise<void> {
+    await Promise.allSettled([...this.#handingBack]);
   }
 
   async #deadLetterExhausted(msg: Delivery, envelope: JobEnvelope, maxAttempts: number): Promise<void> {

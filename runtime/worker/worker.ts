@@ -38,6 +38,13 @@ export interface WorkerOptions {
   jobs: readonly JobDefinition<any, any>[];
   /** Jobs of one queue this process runs at once. @default 10 */
   concurrency?: number;
+  /**
+   * Jobs of one queue pulled beyond the free slots, to start as soon as one frees (a pull round
+   * trip saved per job at low concurrency). They count against the queue's fleet-wide
+   * concurrency while they wait, and a crash strands them for an ack wait and charges them an
+   * attempt (docs/configuration.md). @default 0
+   */
+  prefetch?: number;
   /** Payloads larger than this are dead-lettered unread. @default 1048576 */
   maxPayloadBytes?: number;
   /** How long close() lets running jobs finish before handing them back. @default 30000 */
@@ -55,6 +62,7 @@ export interface WorkerOptions {
 
 export const WORKER_DEFAULTS = {
   concurrency: 10,
+  prefetch: 0,
   maxPayloadBytes: 1024 * 1024,
   shutdownGraceMs: 30_000,
 } as const;
@@ -94,6 +102,10 @@ export class Worker {
     const concurrency = options.concurrency ?? WORKER_DEFAULTS.concurrency;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
       throw new JetmeshError("INVALID_OPTIONS", `concurrency must be a positive integer, got ${concurrency}`);
+    }
+    const prefetch = options.prefetch ?? WORKER_DEFAULTS.prefetch;
+    if (!Number.isSafeInteger(prefetch) || prefetch < 0) {
+      throw new JetmeshError("INVALID_OPTIONS", `prefetch must be a non-negative integer, got ${prefetch}`);
     }
     const jobs = new Map<string, JobDefinition>();
     for (const job of options.jobs) {
@@ -184,6 +196,8 @@ export class Worker {
         stream: settings.stream,
         consumer: settings.consumer,
         concurrency,
+        prefetch: options.prefetch ?? WORKER_DEFAULTS.prefetch,
+        leases,
         dispatch: (msg) => runner.run(msg),
         handBack: (msg) => runner.handBackUnstarted(msg),
         logger: this.logger.child({ queue }),
@@ -323,6 +337,8 @@ export class Worker {
       await drained;
     }
     clearTimeout(timer);
+    // The fetchers no longer receive; jobs that arrived after pulling stopped are being handed back.
+    await Promise.all(runtimes.map((runtime) => runtime.runner.handBacksSettled()));
     for (const runtime of runtimes) runtime.leases.close();
     this.#listener?.stop();
     this.#control?.stop();

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { DeadLetterSummary, JobLookup, QueueDetail } from "../../control-plane/index.ts";
+import type { DeadLetterSummary, JobLookup, QueueDetail, WaitingJob } from "../../control-plane/index.ts";
 import { call } from "../control-plane/support.ts";
 import { readLedger, uniqueName, WorkerProcess, waitFor } from "../support/harness.ts";
 import { browserMissing, type ConsoleBundle, launchBrowser, startConsole, TOKEN } from "./support.ts";
@@ -72,6 +72,10 @@ test("the overview loads while workers run: queues, live workers and their runni
     .locator(".card", { hasText: "workers alive" })
     .locator(".card-value", { hasText: "2" })
     .waitFor();
+  await row.getByRole("link", { name: bundle.mesh.queue }).click();
+  // The queue's own page: its facts (in flight out of the queue's limit) and its running jobs.
+  await page.locator("td", { hasText: "/ 1000" }).first().waitFor();
+  await page.locator(`tr[data-job="${slow.jobId}"]`).waitFor();
   await page.click('#nav a[data-view="workers"]');
   await page.locator("tr.worker").nth(1).waitFor();
   assert.equal(await page.locator("tr.worker").count(), 2);
@@ -103,9 +107,13 @@ test("pause from the page: the queue shows paused and workers stop starting its 
       ledger.filter((entry) => held.includes(entry.jobId)),
       [],
     );
-    // Still in the queue: waiting, or handed to a paused worker that holds them unstarted.
-    const detail = await call<QueueDetail>(bundle.cp, "queues.get", { queue });
-    assert.equal(detail.backlog, 3);
+    // Still stored in the queue: waiting, or handed to a paused worker that holds them unstarted.
+    const stored = await call<{ jobs: WaitingJob[] }>(bundle.cp, "jobs.waiting", { queue, limit: 100 });
+    const storedIds = stored.jobs.map((job) => job.jobId);
+    assert.ok(
+      held.every((jobId) => storedIds.includes(jobId)),
+      `held ${held.join(", ")}; stored ${storedIds.join(", ")}`,
+    );
 
     await row.getByRole("button", { name: "Resume" }).click();
     await confirm(page);
@@ -190,5 +198,37 @@ test("admin actions are denied without the token, and a wrong token does not unl
     return response.status;
   });
   assert.equal(status, 401);
+  await page.close();
+});
+
+test("schedules from the page: pause, resume, and run one now, whose job runs", { skip }, async () => {
+  const id = uniqueName("nightly");
+  // Hourly from now: no run of its own falls within the test.
+  await call(bundle.cp, "schedules.create", {
+    id,
+    queue: bundle.mesh.queue,
+    name: "record",
+    rule: { everyMs: 3_600_000 },
+  });
+  const page = await openAdminPage("#schedules");
+  const row = page.locator(`tr[data-schedule="${id}"]`);
+  await row.locator(".state", { hasText: "active" }).waitFor();
+  await row.getByRole("button", { name: "Pause" }).click();
+  await confirm(page);
+  await row.locator(".state", { hasText: "paused" }).waitFor();
+  assert.equal((await call(bundle.cp, "schedules.get", { id })).schedule.paused, true);
+  await row.getByRole("button", { name: "Resume" }).click();
+  await confirm(page);
+  await row.locator(".state", { hasText: "active" }).waitFor();
+  await row.getByRole("button", { name: "Run now" }).click();
+  await confirm(page);
+  await page
+    .locator("#notice", { hasText: `Ran schedule ${id} now: enqueued job sched-${id}-manual-` })
+    .waitFor();
+  await waitFor(
+    async () =>
+      (await readLedger(bundle.mesh.nc)).some((entry) => entry.jobId.startsWith(`sched-${id}-manual-`)),
+    "the job of the run to run",
+  );
   await page.close();
 });

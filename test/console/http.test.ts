@@ -67,6 +67,7 @@ test("the page and its assets come from the control plane, with a strict content
   assert.equal(script.status, 200);
   assert.match(script.headers.get("content-type") ?? "", /^text\/javascript/);
   assert.equal((await fetch(new URL("../../etc/passwd", bundle.url))).status, 404);
+  assert.equal((await fetch(new URL("api/constructor", bundle.url))).status, 404);
   // /metrics and /healthz stay where they were on the same port.
   assert.equal((await fetch(new URL("/healthz", bundle.url))).status, 200);
 });

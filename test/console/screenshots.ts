@@ -46,6 +46,32 @@ async function main(): Promise<void> {
       stack:
         "CardDeclined: card declined by issuer (code 05)\n    at charge (src/billing/charge.ts:42:11)\n    at run (src/billing/jobs.ts:17:5)",
     });
+    const schedules = [
+      {
+        id: "nightly-report",
+        queue: "reports",
+        name: "slow",
+        payload: { ms: 1000 },
+        rule: { cron: "0 3 * * *" },
+      },
+      {
+        id: "digest-emails",
+        queue: "emails",
+        name: "slow",
+        payload: { ms: 200 },
+        rule: { everyMs: 15 * 60_000 },
+      },
+      {
+        id: "invoice-run",
+        queue: "billing",
+        name: "slow",
+        payload: { ms: 500 },
+        rule: { cron: "0 6 1 * *", timezone: "Europe/Berlin" },
+        paused: true,
+      },
+    ];
+    for (const schedule of schedules) await cp.call("schedules.create", schedule);
+    await cp.call("schedules.run-now", { id: "digest-emails" });
     const workload = (async () => {
       for (let tick = 0; producing; tick++) {
         await client.enqueue("emails", "slow", { ms: 300 + (tick % 5) * 200 });
@@ -87,6 +113,7 @@ async function main(): Promise<void> {
       ["job", `#jobs/${dead.jobId}`, "#job .badge-dead"],
       ["dead-letters", "#dead-letters", "tr[data-seq]"],
       ["failures", "#failures", "tr[data-pattern]"],
+      ["schedules", "#schedules", "tr[data-schedule]"],
     ];
     for (const [name, hash, ready] of shots) {
       await page.goto(`${url}${hash}`);

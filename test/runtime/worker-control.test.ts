@@ -102,6 +102,37 @@ test("a paused queue starts no job, a worker started while paused stays paused, 
   await Promise.all([first.close(), late.close()]);
 });
 
+test("a pause ends the worker's pull requests on the server: a job enqueued meanwhile is never delivered", async () => {
+  const kv = await control();
+  const worker = await startWorker();
+  const consumer = () => mesh.jsm.consumers.info(mesh.stream, "workers");
+  await waitFor(async () => (await consumer()).num_waiting > 0, "the idle worker's pull request");
+  const pause: ControlCommand = {
+    type: "pause",
+    id: "c-pull",
+    queue: mesh.queue,
+    by: "test",
+    at: Date.now(),
+  };
+  await kv.put(ControlKey.pausedQueue(mesh.queue), JSON.stringify(pause));
+  assert.deepEqual(
+    (await broadcast(pause)).map((a) => a.result),
+    ["paused"],
+  );
+  // A request left waiting would deliver the next job, which the paused worker would hand back
+  // (stored again) over and over until the request expired (30 s).
+  await waitFor(async () => (await consumer()).num_waiting === 0, "no pull request left waiting", 10_000);
+  const before = (await consumer()).delivered.stream_seq;
+  await mesh.client.enqueue(mesh.queue, "record", {});
+  await mesh.nc.flush();
+  const info = await consumer();
+  assert.equal(info.num_pending, 1, "the job waits in the queue");
+  assert.equal(info.delivered.stream_seq, before, "nothing was delivered while paused");
+  await kv.delete(ControlKey.pausedQueue(mesh.queue));
+  await waitFor(async () => (await consumer()).num_pending === 0, "the job to be taken after resume");
+  await worker.close();
+});
+
 test("cancelling a running job aborts its handler; it is not retried", async () => {
   const events = collectEvents(mesh.nc, mesh.queue);
   const worker = await startWorker();

@@ -27,6 +27,8 @@ interface ExpectedJob {
   maxAttempts: number | null;
   timeoutMs: number | null;
   enqueuedAt: number | null;
+  /** Present only when the message carries a valid Jetmesh-Due-At (a delayed job). */
+  dueAt?: number;
   /** Absent when the message has no payload (an empty body). */
   payload?: unknown;
 }
@@ -103,6 +105,7 @@ function decode(
     maxAttempts: envelope.maxAttempts ?? null,
     timeoutMs: envelope.timeoutMs ?? null,
     enqueuedAt: envelope.enqueuedAt ?? null,
+    ...(envelope.dueAt === undefined ? {} : { dueAt: envelope.dueAt }),
     ...(payload === undefined ? {} : { payload }),
   };
 }
@@ -339,6 +342,7 @@ for (const vector of file.vectors) {
         maxAttempts: job.maxAttempts ?? undefined,
         timeoutMs: job.timeoutMs ?? undefined,
         enqueuedAt: job.enqueuedAt ?? undefined,
+        dueAt: job.dueAt,
       });
       const sent = wireHeaders(h);
       assert.equal(sent[Header.Version], WIRE_VERSION);

@@ -8,6 +8,7 @@ import { failuresView } from "./views/failures.js";
 import { jobsView } from "./views/jobs.js";
 import { overviewView } from "./views/overview.js";
 import { queueView } from "./views/queue.js";
+import { schedulesView } from "./views/schedules.js";
 import { workersView } from "./views/workers.js";
 
 const VIEWS = {
@@ -17,6 +18,7 @@ const VIEWS = {
   jobs: jobsView,
   "dead-letters": deadLettersView,
   failures: failuresView,
+  schedules: schedulesView,
 };
 
 let current;

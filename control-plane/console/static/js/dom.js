@@ -27,10 +27,11 @@ export function fill(el, ...children) {
   return el;
 }
 
-/** A table; when `rows` is empty, one row saying `emptyText` instead. */
+/** A table of a row or an array of rows; with none, one row saying `emptyText`. */
 export function table(headers, rows, attrs = {}, emptyText = "none") {
+  const list = Array.isArray(rows) ? rows : [rows];
   const body =
-    rows.length > 0 ? rows : h("tr", { class: "empty" }, h("td", { colspan: headers.length }, emptyText));
+    list.length > 0 ? rows : h("tr", { class: "empty" }, h("td", { colspan: headers.length }, emptyText));
   return h(
     "table",
     attrs,
