@@ -81,6 +81,10 @@ export interface QueueRates {
   pendingGrowthPerSec: number;
   /** Time until the backlog is empty at the current drain rate; null unless draining. */
   timeToEmptyMs: number | null;
+  /** Time to work off the backlog at the current rate of jobs leaving, arrivals aside; null when none leave. */
+  timeToDrainMs: number | null;
+  /** Time until the queue's limit (max jobs or max bytes) is reached at the current growth; null unless growing against a limit. */
+  timeToFullMs: number | null;
 }
 
 export interface QueueView {

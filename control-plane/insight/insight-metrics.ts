@@ -63,4 +63,29 @@ export function registerInsightMetrics(
       for (const s of sources.health.scaling()) this.set({ queue: s.queue }, s.desiredWorkers);
     },
   });
+  const trendGauge = (name: string, help: string, field: "timeToDrainMs" | "timeToFullMs") =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["queue"],
+      registers,
+      collect() {
+        this.reset();
+        // Only while it means something: an absent series, not a made-up "infinity".
+        for (const q of sources.stats.latest()) {
+          const ms = q.rates?.[field];
+          if (ms !== null && ms !== undefined) this.set({ queue: q.queue }, ms / 1000);
+        }
+      },
+    });
+  trendGauge(
+    "jetmesh_queue_time_to_drain_seconds",
+    "Time to work off the backlog at the current rate of jobs leaving the queue (arrivals aside); absent while none leave.",
+    "timeToDrainMs",
+  );
+  trendGauge(
+    "jetmesh_queue_time_to_full_seconds",
+    "Time until the queue reaches its limit (max jobs or max bytes) at the current growth; absent unless it grows against a limit.",
+    "timeToFullMs",
+  );
 }

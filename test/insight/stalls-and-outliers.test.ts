@@ -88,6 +88,18 @@ test("a blocked queue is flagged stalled with every slot busy; a queue under the
     );
   }, "jetmesh_queue_stalled for the blocked queue");
   assert.equal(stalled(healthy, "slots-busy"), 0);
+  // The backlog trend of the queue that keeps completing: a time to drain, in the API and /metrics.
+  await waitFor(
+    async () => (await call(cp, "queues.get", { queue: healthy })).rates?.timeToDrainMs > 0,
+    "a time to drain for the healthy queue",
+  );
+  await waitFor(
+    async () =>
+      (await scrape(`http://127.0.0.1:${cp.httpPort}/metrics`)).some(
+        (s) => s.name === "jetmesh_queue_time_to_drain_seconds" && s.labels.queue === healthy && s.value > 0,
+      ),
+    "jetmesh_queue_time_to_drain_seconds for the healthy queue",
+  );
   // The autoscaling signal: a queue with waiting work and no worker asks for one.
   assert.equal(report.scaling.find((s) => s.queue === unserved)?.desiredWorkers, 1);
   const desired = samples.find(
