@@ -21,6 +21,7 @@ import { AuditLog } from "./audit/audit-log.ts";
 import { withAudit } from "./audit/audited-handlers.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { buildConsole } from "./console/console.ts";
+import { EndToEndTracker } from "./insight/end-to-end.ts";
 import { registerInsightMetrics } from "./insight/insight-metrics.ts";
 import { resumeExpiredPauses } from "./insight/pause-expiry.ts";
 import { QueueHealth } from "./insight/queue-health.ts";
@@ -60,6 +61,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
   let jobStats: JobStats | undefined;
+  let endToEnd: EndToEndTracker | undefined;
   let client: JetmeshClient | undefined;
   let scheduler: Scheduler | undefined;
   let http: MetricsServer | undefined;
@@ -120,6 +122,8 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       jobStats = new JobStats(mesh, stats, replicaId);
       jobStats.start();
+      endToEnd = new EndToEndTracker(mesh);
+      endToEnd.start();
       const health = new QueueHealth(
         { stats, fleet, heartbeats, jobStats, replicaId },
         {
@@ -156,6 +160,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         }
         const metrics = new ControlPlaneMetrics({ stats, heartbeats });
         registerInsightMetrics(metrics.registry, { health, stats });
+        metrics.registry.registerMetric(endToEnd.histogram);
         await startHttp(options.httpPort, metrics, routes);
       }
       const tick = () => {
@@ -172,6 +177,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     } catch (error) {
       await api?.stop();
       jobStats?.stop();
+      endToEnd?.stop();
       outcomes?.stop();
       heartbeats?.stop();
       await client?.close();
@@ -234,6 +240,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     await api?.stop();
     await ticking;
     jobStats?.stop();
+    endToEnd?.stop();
     outcomes?.stop();
     heartbeats?.stop();
     await client?.close();

@@ -170,6 +170,40 @@ export interface JobLookup {
   /** Failed attempts so far, oldest first. */
   attempts: AttemptView[];
   notes: string[];
+  /** Waiting, running and backoff across its attempts, while the outcomes bucket keeps its steps. */
+  timeline?: JobTimeline;
+}
+
+/** One attempt on a job's timeline (times in ms since epoch, durations in ms). */
+export interface TimelineAttempt {
+  attempt: number;
+  startedAt: number;
+  /** Null while it runs. */
+  endedAt: number | null;
+  /** completed, failed, cancelled, dead, or running. */
+  outcome: string;
+  /** Time in the queue before it started: after the enqueue, or after the backoff before it. */
+  waitingBeforeMs: number;
+  /** The retry delay of the attempt before, waited out before it could start. */
+  backoffBeforeMs: number;
+  runningMs: number;
+}
+
+/** A job's life from first enqueue to its final outcome (or to now): waitingMs + runningMs + backoffMs = totalMs. */
+export interface JobTimeline {
+  /** Null when the first start's wait was not known (then the timeline starts at that start). */
+  enqueuedAt: number | null;
+  /** The final outcome's time; null while the job is not done. */
+  endedAt: number | null;
+  /** completed, dead, cancelled; running, retrying or waiting while not done. */
+  outcome: string;
+  totalMs: number;
+  waitingMs: number;
+  runningMs: number;
+  backoffMs: number;
+  attempts: TimelineAttempt[];
+  /** Gaps in what was recorded (a replica down, an evicted record). */
+  notes: string[];
 }
 
 export interface WaitingJob {
