@@ -431,11 +431,14 @@ export interface SlowJob {
 export interface QueueScaling {
   queue: string;
   desiredWorkers: number;
-  /** The inputs it comes from. */
+  /** Jobs stored per second (the arrival rate); null until the rate window has two samples. */
   arrivalPerSec: number | null;
+  /** Jobs waiting to be handed out, and jobs running. */
   pending: number;
   inFlight: number;
+  /** Typical run time of the queue's jobs (ms); null when no job ended in the stats window. */
   durationMs: number | null;
+  /** Slots of one worker of the queue, and live workers serving it. */
   slotsPerWorker: number;
   serving: number;
 }

@@ -2,22 +2,10 @@
 // duration and its backlog. By Little's law, keeping up with λ jobs/s that take d seconds each
 // needs λ·d busy slots; clearing the P jobs waiting within the drain target T needs P·d/T more.
 // Divided by the slots of one worker, rounded up: an autoscaler sets its replicas to it.
-import type { WorkerView } from "../api/protocol.ts";
+import type { QueueScaling, WorkerView } from "../api/protocol.ts";
 
-export interface ScalingInput {
-  /** Jobs stored per second (the queue's arrival rate); null until the rate window has two samples. */
-  arrivalPerSec: number | null;
-  /** Jobs waiting to be handed out. */
-  pending: number;
-  /** Jobs running now. */
-  inFlight: number;
-  /** Typical run time of the queue's jobs (ms); null when no job ended in the stats window. */
-  durationMs: number | null;
-  /** Slots of one worker of the queue. */
-  slotsPerWorker: number;
-  /** Live workers serving it now. */
-  serving: number;
-}
+/** What the signal is computed from: the fields of QueueScaling (api/protocol.ts) but the result. */
+export type ScalingInput = Omit<QueueScaling, "queue" | "desiredWorkers">;
 
 export function desiredWorkers(input: ScalingInput, drainTargetMs: number): number {
   const busy = input.pending > 0 || input.inFlight > 0 || (input.arrivalPerSec ?? 0) > 0;
