@@ -98,16 +98,7 @@ export class Workload {
   /** Enqueues one job with a fresh known id; resolves when its outcome is settled. */
   add(name: string, payload: unknown, expect: Expectation = "completed"): Promise<void> {
     const id = this.newId();
-    const record: EnqueueRecord = {
-      id,
-      name,
-      expect,
-      at: Date.now(),
-      status: "pending",
-      recovered: false,
-      tries: 0,
-    };
-    this.records.set(id, record);
+    const record = this.track(id, name, expect);
     const job: JobToEnqueue = { queue: this.options.queue, name, payload, options: { jobId: id } };
     const settling = this.#enqueue(record, job);
     this.#settling.add(settling);
