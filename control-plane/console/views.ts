@@ -8,6 +8,7 @@ import type {
   DeadLetterDetail,
   DeadLetterSummary,
   FleetStatus,
+  HealthReport,
   JobLookup,
   QueueDetail,
   QueueJobStats,
@@ -77,11 +78,15 @@ export interface QueueRow {
   errorRate: number | null;
   paused: boolean;
   pausedOnWorkers: number;
+  /** The likely cause when the control plane flags the queue stalled (docs/insight.md), else null. */
+  stalled: string | null;
   workers: QueueView["workers"];
 }
 
 export class ConsoleViews {
-  #snapshot: { at: number; status: FleetStatus; outcomes: Map<string, QueueOutcomes> } | undefined;
+  #snapshot:
+    | { at: number; status: FleetStatus; outcomes: Map<string, QueueOutcomes>; stalls: Map<string, string> }
+    | undefined;
   #refreshing: Promise<FleetStatus> | undefined;
   #maxJobs = new Map<string, number>();
   #limitsAt = 0;
@@ -348,12 +353,14 @@ export class ConsoleViews {
   }
 
   async #refresh(): Promise<FleetStatus> {
-    const [status, stats] = await Promise.all([
+    const [status, stats, health] = await Promise.all([
       this.data<FleetStatus>("status"),
-      // Without rates the overview is still worth showing.
+      // Without rates (or stall verdicts) the overview is still worth showing.
       this.#statsFor(RATE_WINDOW_MS).catch(() => undefined),
+      this.data<HealthReport>("health").catch(() => undefined),
     ]);
-    this.#snapshot = { at: this.now(), status, outcomes: outcomesOf(stats) };
+    const stalls = new Map((health?.stalls ?? []).map((s) => [s.queue, s.cause]));
+    this.#snapshot = { at: this.now(), status, outcomes: outcomesOf(stats), stalls };
     await this.#refreshLimits().catch(() => {});
     const points = new Map<string, HistoryPoint>();
     for (const view of status.queues) {
@@ -411,6 +418,7 @@ export class ConsoleViews {
       errorRate: outcomes?.errorRate ?? null,
       paused: view.pause.paused,
       pausedOnWorkers: view.pause.pausedOnWorkers.length,
+      stalled: this.#snapshot?.stalls.get(view.queue) ?? null,
       workers: view.workers,
     };
   }

@@ -107,6 +107,14 @@ test("a blocked queue is flagged stalled with every slot busy; a queue under the
   );
   assert.equal(desired?.value, 1);
 
+  // The web console's overview marks the stalled queue with its cause.
+  await waitFor(async () => {
+    const response = await fetch(`http://127.0.0.1:${cp.httpPort}/console/api/overview`);
+    const body = (await response.json()) as { data: { queues: { queue: string; stalled: string | null }[] } };
+    const rows = new Map(body.data.queues.map((row) => [row.queue, row.stalled]));
+    return rows.get(blocked) === "slots-busy" && rows.get(healthy) === null;
+  }, "the console overview to show the stall");
+
   const cli = await runCli(["health", "--server", mesh.server.url]);
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, new RegExp(`${blocked}\\s+slots-busy`));
