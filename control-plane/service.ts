@@ -151,7 +151,6 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
           const served = api;
           const webConsole = await buildConsole({
             call: (endpoint, body) => served.call(endpoint, body),
-            nc,
             logger,
             options: options.console ?? {},
           });
