@@ -174,7 +174,8 @@ export class OutcomeRecorder {
   }
 
   #step(kv: KV, event: LifecycleEvent): void {
-    if (this.#inFlight >= this.options.maxInFlight || !Number.isSafeInteger(event.attempt)) return;
+    // Steps stop at half the write budget, so under load outcomes (what lookups need most) still get through.
+    if (this.#inFlight >= this.options.maxInFlight / 2 || !Number.isSafeInteger(event.attempt)) return;
     const step: TimelineStep = { type: event.type, attempt: event.attempt, at: event.at };
     if (event.durationMs !== undefined) step.durationMs = event.durationMs;
     if (event.waitMs !== undefined) step.waitMs = event.waitMs;
