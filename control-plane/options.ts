@@ -39,6 +39,8 @@ export interface ControlPlaneOptions {
   outlierWindowMs?: number;
   /** Fewest durations of a job name before its running jobs can be flagged slow. @default 20 */
   outlierMinSamples?: number;
+  /** How soon the autoscaling signal (jetmesh_queue_desired_workers) means to clear a backlog. @default 300000 */
+  autoscaleDrainMs?: number;
   /** How long audit entries are kept (the audit stream's max age). @default 2592000000 (30 days) */
   auditRetentionMs?: number;
   /** Replicas of the streams the control plane creates (heartbeats, outcomes). @default 1 */
@@ -80,6 +82,7 @@ export const CONTROL_PLANE_DEFAULTS = {
   stallWindowMs: 300_000,
   outlierWindowMs: 1_800_000,
   outlierMinSamples: 20,
+  autoscaleDrainMs: 300_000,
   outcomesMaxInFlight: 1024,
   scheduler: true,
   schedulerTickMs: 200,
@@ -128,6 +131,7 @@ export function controlPlaneOptionsFromEnv(env: NodeJS.ProcessEnv = process.env)
     stallWindowMs: "JETMESH_CP_STALL_WINDOW_MS",
     outlierWindowMs: "JETMESH_CP_OUTLIER_WINDOW_MS",
     outlierMinSamples: "JETMESH_CP_OUTLIER_MIN_SAMPLES",
+    autoscaleDrainMs: "JETMESH_CP_AUTOSCALE_DRAIN_MS",
     schedulerTickMs: "JETMESH_CP_SCHEDULER_TICK_MS",
     schedulerLeaseMs: "JETMESH_CP_SCHEDULER_LEASE_MS",
   } as const;

@@ -21,6 +21,7 @@ import { AuditLog } from "./audit/audit-log.ts";
 import { withAudit } from "./audit/audited-handlers.ts";
 import type { CommandContext } from "./commands/context.ts";
 import { buildConsole } from "./console/console.ts";
+import { EndToEndTracker } from "./insight/end-to-end.ts";
 import { registerInsightMetrics } from "./insight/insight-metrics.ts";
 import { resumeExpiredPauses } from "./insight/pause-expiry.ts";
 import { QueueHealth } from "./insight/queue-health.ts";
@@ -60,6 +61,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
   let heartbeats: HeartbeatAggregator | undefined;
   let outcomes: OutcomeRecorder | undefined;
   let jobStats: JobStats | undefined;
+  let endToEnd: EndToEndTracker | undefined;
   let client: JetmeshClient | undefined;
   let scheduler: Scheduler | undefined;
   let http: MetricsServer | undefined;
@@ -120,12 +122,15 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
       const fleet = new FleetStatusView(mesh, heartbeats, stats, replicaId);
       jobStats = new JobStats(mesh, stats, replicaId);
       jobStats.start();
+      endToEnd = new EndToEndTracker(mesh);
+      endToEnd.start();
       const health = new QueueHealth(
         { stats, fleet, heartbeats, jobStats, replicaId },
         {
           stallWindowMs: settings.stallWindowMs,
           outlierWindowMs: settings.outlierWindowMs,
           outlierMinSamples: settings.outlierMinSamples,
+          drainTargetMs: settings.autoscaleDrainMs,
         },
       );
       const audit = new AuditLog(mesh, logger, {
@@ -146,7 +151,6 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
           const served = api;
           const webConsole = await buildConsole({
             call: (endpoint, body) => served.call(endpoint, body),
-            nc,
             logger,
             options: options.console ?? {},
           });
@@ -155,6 +159,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
         }
         const metrics = new ControlPlaneMetrics({ stats, heartbeats });
         registerInsightMetrics(metrics.registry, { health, stats });
+        metrics.registry.registerMetric(endToEnd.histogram);
         await startHttp(options.httpPort, metrics, routes);
       }
       const tick = () => {
@@ -171,6 +176,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     } catch (error) {
       await api?.stop();
       jobStats?.stop();
+      endToEnd?.stop();
       outcomes?.stop();
       heartbeats?.stop();
       await client?.close();
@@ -233,6 +239,7 @@ export function buildControlPlane(options: ControlPlaneOptions = {}): ControlPla
     await api?.stop();
     await ticking;
     jobStats?.stop();
+    endToEnd?.stop();
     outcomes?.stop();
     heartbeats?.stop();
     await client?.close();

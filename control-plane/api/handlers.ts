@@ -15,6 +15,7 @@ import { getDeadLetter, listDeadLetters } from "../dead-letters/queries.ts";
 import { unknownQueue } from "../errors.ts";
 import { dueForecast } from "../insight/due-forecast.ts";
 import { failureGroups, resolveGroup } from "../insight/failure-groups.ts";
+import { buildTimeline } from "../insight/job-timeline.ts";
 import type { QueueHealth } from "../insight/queue-health.ts";
 import { lookupJob } from "../jobs/job-lookup.ts";
 import type { OutcomeRecorder } from "../jobs/outcome-recorder.ts";
@@ -77,7 +78,15 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
       const walk = await walkQueue(ctx.mesh, queue, limit, (job) => void jobs.push(job));
       return { backlog: walk.backlog, jobs, truncated: walk.truncated };
     },
-    "jobs.get": (body) => lookupJob(ctx, deps.outcomes, requireString(body, "jobId", 1024)),
+    "jobs.get": async (body) => {
+      const jobId = requireString(body, "jobId", 1024);
+      const [job, steps] = await Promise.all([
+        lookupJob(ctx, deps.outcomes, jobId),
+        deps.outcomes.readSteps(jobId),
+      ]);
+      const timeline = buildTimeline(steps);
+      return timeline === undefined ? job : { ...job, timeline };
+    },
     "jobs.cancel": (body) => cancelJob(ctx, body as never),
     "jobs.enqueue": (body) => enqueueJob(ctx, deps.client, body),
     "dlq.list": (body) => listDeadLetters(ctx, body),

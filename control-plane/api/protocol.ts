@@ -81,6 +81,10 @@ export interface QueueRates {
   pendingGrowthPerSec: number;
   /** Time until the backlog is empty at the current drain rate; null unless draining. */
   timeToEmptyMs: number | null;
+  /** Time to work off the backlog at the current rate of jobs leaving, arrivals aside; null when none leave. */
+  timeToDrainMs: number | null;
+  /** Time until the queue's limit (max jobs or max bytes) is reached at the current growth; null unless growing against a limit. */
+  timeToFullMs: number | null;
 }
 
 export interface QueueView {
@@ -165,6 +169,40 @@ export interface JobLookup {
   cancelled?: CommandRecord;
   /** Failed attempts so far, oldest first. */
   attempts: AttemptView[];
+  notes: string[];
+  /** Waiting, running and backoff across its attempts, while the outcomes bucket keeps its steps. */
+  timeline?: JobTimeline;
+}
+
+/** One attempt on a job's timeline (times in ms since epoch, durations in ms). */
+export interface TimelineAttempt {
+  attempt: number;
+  startedAt: number;
+  /** Null while it runs. */
+  endedAt: number | null;
+  /** completed, failed, cancelled, dead, or running. */
+  outcome: string;
+  /** Time in the queue before it started: after the enqueue, or after the backoff before it. */
+  waitingBeforeMs: number;
+  /** The retry delay of the attempt before, waited out before it could start. */
+  backoffBeforeMs: number;
+  runningMs: number;
+}
+
+/** A job's life from first enqueue to its final outcome (or to now): waitingMs + runningMs + backoffMs = totalMs. */
+export interface JobTimeline {
+  /** Null when the first start's wait was not known (then the timeline starts at that start). */
+  enqueuedAt: number | null;
+  /** The final outcome's time; null while the job is not done. */
+  endedAt: number | null;
+  /** completed, dead, cancelled; running, retrying or waiting while not done. */
+  outcome: string;
+  totalMs: number;
+  waitingMs: number;
+  runningMs: number;
+  backoffMs: number;
+  attempts: TimelineAttempt[];
+  /** Gaps in what was recorded (a replica down, an evicted record). */
   notes: string[];
 }
 
@@ -389,6 +427,22 @@ export interface SlowJob {
   samples: number;
 }
 
+/** The autoscaling signal of a queue (docs/insight.md, "Autoscaling signal"). */
+export interface QueueScaling {
+  queue: string;
+  desiredWorkers: number;
+  /** Jobs stored per second (the arrival rate); null until the rate window has two samples. */
+  arrivalPerSec: number | null;
+  /** Jobs waiting to be handed out, and jobs running. */
+  pending: number;
+  inFlight: number;
+  /** Typical run time of the queue's jobs (ms); null when no job ended in the stats window. */
+  durationMs: number | null;
+  /** Slots of one worker of the queue, and live workers serving it. */
+  slotsPerWorker: number;
+  serving: number;
+}
+
 export interface HealthReport {
   at: number;
   replicaId: string;
@@ -401,6 +455,9 @@ export interface HealthReport {
   outlierWindowMs: number;
   outlierMinSamples: number;
   slowJobs: SlowJob[];
+  /** Workers each queue needs to keep up and clear its backlog within the drain target. */
+  drainTargetMs: number;
+  scaling: QueueScaling[];
 }
 
 /** Dead letters sharing a fingerprint: error class + normalised message + top stack frame. */

@@ -3,8 +3,6 @@
 // views (read: anyone who reaches the port) and posts admin actions (a session opened with the
 // token, same-origin only), which go to the control-plane API exactly as the CLI's do.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { ConsoleAuth, crossSiteRefusal } from "./auth.ts";
 import { History } from "./history.ts";
@@ -18,8 +16,6 @@ export type RequestHandler = (request: IncomingMessage, response: ServerResponse
 export interface ConsoleDeps {
   /** Answers a control-plane API request (the service's in-process `call`). */
   call: ApiCall;
-  /** The control plane's connection: queue size limits are read from it. */
-  nc: NatsConnection;
   logger: Logger;
   options?: ConsoleOptions;
 }
@@ -47,7 +43,7 @@ const BASE = "/console";
 export async function buildConsole(deps: ConsoleDeps): Promise<WebConsole> {
   const settings = consoleSettings(deps.options);
   const auth = new ConsoleAuth(settings.token, settings.readOnly, settings.sessionTtlMs);
-  const views = new ConsoleViews(deps.call, await jetstreamManager(deps.nc), new History(), settings);
+  const views = new ConsoleViews(deps.call, new History(), settings);
   const files = new StaticFiles();
   const logger = deps.logger.child({ component: "console" });
 

@@ -1,13 +1,13 @@
 // The console's read models: each view composed from control-plane API calls (the same
 // endpoints the CLI uses), paged and trimmed on the server so a fleet of 1,000 workers and 200
 // queues still makes small replies.
-import type { JetStreamManager } from "@nats-io/jetstream";
 import type { ScheduleView } from "../../runtime/index.ts";
 import type {
   ApiReply,
   DeadLetterDetail,
   DeadLetterSummary,
   FleetStatus,
+  HealthReport,
   JobLookup,
   QueueDetail,
   QueueJobStats,
@@ -43,7 +43,6 @@ const NOT_FOUND_CODES = new Set([
   "SCHEDULE_NOT_FOUND",
 ]);
 const FRESH_MS = 1000;
-const LIMITS_REFRESH_MS = 60_000;
 const PAGE_MAX = 200;
 const JOBS_PER_WORKER = 20;
 /** Throughput and error rate are measured over the last minute. */
@@ -77,20 +76,21 @@ export interface QueueRow {
   errorRate: number | null;
   paused: boolean;
   pausedOnWorkers: number;
+  /** The likely cause when the control plane flags the queue stalled (docs/insight.md), else null. */
+  stalled: string | null;
   workers: QueueView["workers"];
 }
 
 export class ConsoleViews {
-  #snapshot: { at: number; status: FleetStatus; outcomes: Map<string, QueueOutcomes> } | undefined;
+  #snapshot:
+    | { at: number; status: FleetStatus; outcomes: Map<string, QueueOutcomes>; stalls: Map<string, string> }
+    | undefined;
   #refreshing: Promise<FleetStatus> | undefined;
-  #maxJobs = new Map<string, number>();
-  #limitsAt = 0;
   #deadLetters = new Map<string, { at: number; reply: Promise<DeadLetterList> }>();
   #stats = new Map<number, { at: number; reply: Promise<StatsReport> }>();
 
   constructor(
     private readonly call: ApiCall,
-    private readonly jsm: JetStreamManager,
     private readonly history: History,
     private readonly settings: ConsoleSettings,
     private readonly now: () => number = Date.now,
@@ -348,13 +348,14 @@ export class ConsoleViews {
   }
 
   async #refresh(): Promise<FleetStatus> {
-    const [status, stats] = await Promise.all([
+    const [status, stats, health] = await Promise.all([
       this.data<FleetStatus>("status"),
-      // Without rates the overview is still worth showing.
+      // Without rates (or stall verdicts) the overview is still worth showing.
       this.#statsFor(RATE_WINDOW_MS).catch(() => undefined),
+      this.data<HealthReport>("health").catch(() => undefined),
     ]);
-    this.#snapshot = { at: this.now(), status, outcomes: outcomesOf(stats) };
-    await this.#refreshLimits().catch(() => {});
+    const stalls = new Map((health?.stalls ?? []).map((s) => [s.queue, s.cause]));
+    this.#snapshot = { at: this.now(), status, outcomes: outcomesOf(stats), stalls };
     const points = new Map<string, HistoryPoint>();
     for (const view of status.queues) {
       points.set(view.queue, {
@@ -378,19 +379,8 @@ export class ConsoleViews {
     return reply;
   }
 
-  /** Queue size limits change rarely: read them once a minute, with one listing of all streams. */
-  async #refreshLimits(): Promise<void> {
-    if (this.now() - this.#limitsAt < LIMITS_REFRESH_MS) return;
-    this.#limitsAt = this.now();
-    const limits = new Map<string, number>();
-    for await (const info of this.jsm.streams.list()) limits.set(info.config.name, info.config.max_msgs);
-    this.#maxJobs = limits;
-  }
-
   #row(view: QueueView): QueueRow {
     const outcomes = this.#snapshot?.outcomes.get(view.queue);
-    const growth = view.rates?.growthPerSec ?? null;
-    const maxJobs = this.#maxJobs.get(view.stream) ?? -1;
     return {
       queue: view.queue,
       pending: view.pending,
@@ -401,16 +391,14 @@ export class ConsoleViews {
       oldestJobAgeMs: view.oldestJobAgeMs,
       enqueuedPerSec: view.rates?.enqueuedPerSec ?? null,
       processedPerSec: view.rates?.processedPerSec ?? null,
-      growthPerSec: growth,
+      growthPerSec: view.rates?.growthPerSec ?? null,
       timeToEmptyMs: view.rates?.timeToEmptyMs ?? null,
-      timeToFullMs:
-        growth !== null && growth > 0 && maxJobs > 0
-          ? Math.round((Math.max(0, maxJobs - view.backlog) / growth) * 1000)
-          : null,
+      timeToFullMs: view.rates?.timeToFullMs ?? null,
       completedPerSec: outcomes?.completedPerSec ?? null,
       errorRate: outcomes?.errorRate ?? null,
       paused: view.pause.paused,
       pausedOnWorkers: view.pause.pausedOnWorkers.length,
+      stalled: this.#snapshot?.stalls.get(view.queue) ?? null,
       workers: view.workers,
     };
   }

@@ -2,18 +2,32 @@
 // fed from lifecycle events, so a job lookup can say "completed at T" after the job has left
 // its queue. Best effort by design: events are core NATS (a replica that is down misses them),
 // replicas share the work through a queue group, writes beyond a bounded backlog are dropped,
-// and the bucket keeps records for a limited time and size (oldest dropped first).
+// and the bucket keeps records for a limited time and size (oldest dropped first). Each event of a
+// job's attempts is also kept as a timeline step (`<jobKey>.t.<attempt>.<event>`): plain puts,
+// no read-modify-write, so replicas sharing the events never race.
 import { DiscardPolicy } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { jobKey, type LifecycleEvent } from "../../runtime/index.ts";
+import { jobKey, type LifecycleEvent, type LifecycleEventType } from "../../runtime/index.ts";
 import { API_QUEUE_GROUP } from "../api/protocol.ts";
 import type { Mesh } from "../mesh.ts";
-import { kvStream, outcomesBucket } from "../names.ts";
+import { kvStream, kvSubject, outcomesBucket } from "../names.ts";
 
 export type OutcomeType = "completed" | "retrying" | "dead" | "cancelled";
 const RECORDED: readonly OutcomeType[] = ["completed", "retrying", "dead", "cancelled"];
+/** Events kept as timeline steps: every one that starts or ends an attempt or a wait. */
+const STEPS: readonly LifecycleEventType[] = ["started", "failed", ...RECORDED];
+
+/** One event of a job's timeline, as kept (docs/insight.md, "Job timeline"). */
+export interface TimelineStep {
+  type: LifecycleEventType;
+  attempt: number;
+  at: number;
+  durationMs?: number;
+  waitMs?: number;
+  retryInMs?: number;
+}
 
 export interface OutcomeRecord {
   type: OutcomeType;
@@ -57,7 +71,7 @@ export class OutcomeRecorder {
 
   async start(): Promise<void> {
     this.#kv = await this.#bucket();
-    for (const type of RECORDED) {
+    for (const type of STEPS) {
       this.#subscriptions.push(
         this.mesh.nc.subscribe(this.mesh.subjects.eventFilter("*", type), {
           queue: API_QUEUE_GROUP,
@@ -93,10 +107,41 @@ export class OutcomeRecorder {
     }
   }
 
+  /** The timeline steps still kept for a job, by attempt and time. */
+  async readSteps(jobId: string): Promise<TimelineStep[]> {
+    const bucket = outcomesBucket(this.mesh.prefix);
+    const prefix = kvSubject(bucket, `${jobKey(jobId)}.t.`);
+    let subjects: string[];
+    try {
+      const info = await this.mesh.jsm.streams.info(kvStream(bucket), { subjects_filter: `${prefix}>` });
+      subjects = Object.keys(info.state.subjects ?? {}).filter((s) =>
+        /^\d+\.[a-z]+$/.test(s.slice(prefix.length)),
+      );
+    } catch {
+      return [];
+    }
+    const messages = await Promise.all(
+      subjects.map((subject) =>
+        this.mesh.jsm.streams.getMessage(kvStream(bucket), { last_by_subj: subject }).catch(() => null),
+      ),
+    );
+    const steps: TimelineStep[] = [];
+    for (const msg of messages) {
+      if (msg === null || msg.data.length === 0) continue;
+      try {
+        steps.push(msg.json<TimelineStep>());
+      } catch {
+        // not a step: ignored
+      }
+    }
+    return steps.sort((a, b) => a.attempt - b.attempt || a.at - b.at);
+  }
+
   #record(event: LifecycleEvent): void {
     const kv = this.#kv;
-    if (kv === undefined || typeof event.jobId !== "string" || !RECORDED.includes(event.type as OutcomeType))
-      return;
+    if (kv === undefined || typeof event.jobId !== "string" || !STEPS.includes(event.type)) return;
+    this.#step(kv, event);
+    if (!RECORDED.includes(event.type as OutcomeType)) return;
     if (this.#inFlight >= this.options.maxInFlight) {
       if (this.#dropped++ % 1000 === 0)
         this.logger.warn({ dropped: this.#dropped }, "outcome record backlog full; dropping outcomes");
@@ -122,6 +167,23 @@ export class OutcomeRecorder {
       .catch((error: unknown) => {
         this.#dropped++;
         this.logger.debug({ err: error, jobId: event.jobId }, "outcome not recorded");
+      })
+      .finally(() => {
+        this.#inFlight--;
+      });
+  }
+
+  #step(kv: KV, event: LifecycleEvent): void {
+    // Steps stop at half the write budget, so under load outcomes (what lookups need most) still get through.
+    if (this.#inFlight >= this.options.maxInFlight / 2 || !Number.isSafeInteger(event.attempt)) return;
+    const step: TimelineStep = { type: event.type, attempt: event.attempt, at: event.at };
+    if (event.durationMs !== undefined) step.durationMs = event.durationMs;
+    if (event.waitMs !== undefined) step.waitMs = event.waitMs;
+    if (event.retryInMs !== undefined) step.retryInMs = event.retryInMs;
+    this.#inFlight++;
+    kv.put(`${jobKey(event.jobId)}.t.${event.attempt}.${event.type}`, JSON.stringify(step))
+      .catch((error: unknown) => {
+        this.logger.debug({ err: error, jobId: event.jobId }, "timeline step not recorded");
       })
       .finally(() => {
         this.#inFlight--;

@@ -21,16 +21,7 @@ export class ControlPlaneMetrics {
     const now = sources.now ?? Date.now;
     const registers = [this.registry];
     const queueGauge = (name: string, help: string, value: (queue: QueueSnapshot) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ["queue"],
-        registers,
-        collect() {
-          this.reset();
-          for (const queue of sources.stats.latest()) this.set({ queue: queue.queue }, value(queue));
-        },
-      });
+      perQueueGauge(registers, name, help, () => sources.stats.latest().map((q) => [q.queue, value(q)]));
     queueGauge(
       "jetmesh_queue_pending",
       "Jobs waiting to be handed to a worker (the consumer's num_pending).",
@@ -110,22 +101,15 @@ export class ControlPlaneMetrics {
       },
     });
     const servingGauge = (name: string, help: string, field: "running" | "concurrency") =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ["queue"],
-        registers,
-        collect() {
-          this.reset();
-          const totals = new Map<string, number>();
-          for (const queue of sources.stats.latest()) totals.set(queue.queue, 0);
-          for (const worker of sources.heartbeats.workers()) {
-            if (worker.liveness === "gone") continue;
-            for (const served of worker.queues)
-              totals.set(served.queue, (totals.get(served.queue) ?? 0) + served[field]);
-          }
-          for (const [queue, total] of totals) this.set({ queue }, total);
-        },
+      perQueueGauge(registers, name, help, () => {
+        const totals = new Map<string, number>();
+        for (const queue of sources.stats.latest()) totals.set(queue.queue, 0);
+        for (const worker of sources.heartbeats.workers()) {
+          if (worker.liveness === "gone") continue;
+          for (const served of worker.queues)
+            totals.set(served.queue, (totals.get(served.queue) ?? 0) + served[field]);
+        }
+        return totals;
       });
     servingGauge(
       "jetmesh_fleet_jobs_running",
@@ -139,4 +123,23 @@ export class ControlPlaneMetrics {
     );
     collectDefaultMetrics({ register: this.registry });
   }
+}
+
+/** A gauge with one series per queue, read at scrape time; a queue `series` leaves out has none. */
+export function perQueueGauge(
+  registers: Registry[],
+  name: string,
+  help: string,
+  series: () => Iterable<[string, number]>,
+): Gauge {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ["queue"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [queue, value] of series()) this.set({ queue }, value);
+    },
+  });
 }

@@ -40,8 +40,11 @@ export interface QueueSample {
 /** Rates need samples at least this far apart to mean anything. */
 const MIN_RATE_SPAN_MS = 1000;
 
+/** Rates from samples alone; the trend against the stream's limits is added by withTrend. */
+export type SampledRates = Omit<QueueRates, "timeToDrainMs" | "timeToFullMs">;
+
 /** Rates between the oldest and newest sample; null when they are too close together. */
-export function ratesFrom(samples: readonly QueueSample[]): QueueRates | null {
+export function ratesFrom(samples: readonly QueueSample[]): SampledRates | null {
   const first = samples[0];
   const last = samples.at(-1);
   if (first === undefined || last === undefined) return null;
@@ -61,6 +64,32 @@ export function ratesFrom(samples: readonly QueueSample[]): QueueRates | null {
     timeToEmptyMs:
       growthPerSec < 0 && last.backlog > 0 ? Math.round((last.backlog / -growthPerSec) * 1000) : null,
   };
+}
+
+/**
+ * Adds the backlog trend to the rates: time to drain at the rate jobs leave, and time to full
+ * against the stream's limits (max jobs, max bytes at the current mean job size) while it grows.
+ */
+export function withTrend(
+  rates: SampledRates,
+  state: { messages: number; bytes: number },
+  limits: { max_msgs?: number; max_bytes?: number },
+): QueueRates {
+  const timeToDrainMs =
+    rates.processedPerSec > 0 && state.messages > 0
+      ? Math.round((state.messages / rates.processedPerSec) * 1000)
+      : null;
+  let timeToFullMs: number | null = null;
+  if (rates.growthPerSec > 0) {
+    const untilFull: number[] = [];
+    if ((limits.max_msgs ?? -1) > 0)
+      untilFull.push(((limits.max_msgs as number) - state.messages) / rates.growthPerSec);
+    const meanBytes = state.messages > 0 ? state.bytes / state.messages : 0;
+    if ((limits.max_bytes ?? -1) > 0 && meanBytes > 0)
+      untilFull.push(((limits.max_bytes as number) - state.bytes) / (rates.growthPerSec * meanBytes));
+    if (untilFull.length > 0) timeToFullMs = Math.max(0, Math.round(Math.min(...untilFull) * 1000));
+  }
+  return { ...rates, timeToDrainMs, timeToFullMs };
 }
 
 function round(value: number): number {
@@ -165,7 +194,13 @@ export class QueueStats {
         : firstWaiting === state.first_seq
           ? oldestJobAt
           : ((await this.#enqueuedAt(info.config.name, firstWaiting)) ?? oldestJobAt);
-    const rates = this.#record(queue, { at: now, lastSeq: state.last_seq, backlog: state.messages, pending });
+    const recorded = this.#record(queue, {
+      at: now,
+      lastSeq: state.last_seq,
+      backlog: state.messages,
+      pending,
+    });
+    const rates = recorded === null ? null : withTrend(recorded, state, info.config);
     return {
       at: now,
       oldestWaitingAt,
@@ -193,7 +228,7 @@ export class QueueStats {
   }
 
   /** Adds a sample and returns the rates over the window, keeping one sample older than it. */
-  #record(queue: string, sample: QueueSample): QueueRates | null {
+  #record(queue: string, sample: QueueSample): SampledRates | null {
     const samples = this.#samples.get(queue) ?? [];
     samples.push(sample);
     samples.sort((a, b) => a.at - b.at);

@@ -282,6 +282,28 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  test("the control plane's health check probes its own /healthz on the port it exposes", () => {
+    const service = services["control-plane"]!;
+    assert.notEqual(service.healthcheck?.disable, true, "the health check is on");
+    const probe = (service.healthcheck?.test ?? []).join(" ");
+    assert.match(probe, /\/healthz/);
+    assert.match(probe, /JETMESH_CP_HTTP_PORT/);
+    const port = Number(environment(service).JETMESH_CP_HTTP_PORT ?? 9465);
+    assert.match(probe, new RegExp(`'${port}'`));
+    assert.ok(exposed(service).includes(port), `port ${port} is exposed`);
+    assert.ok(read("control-plane/options.ts").includes("DEFAULT_CONTROL_PLANE_HTTP_PORT = 9465"));
+  });
+
+  test("Prometheus loads the alert rules, and compose mounts them beside its configuration", () => {
+    const config = parse(read("deploy/prometheus/prometheus.yml")) as { rule_files?: string[] };
+    assert.deepEqual(config.rule_files, ["rules.yml"]);
+    assert.ok(
+      (services.prometheus!.volumes ?? []).includes(
+        "./deploy/prometheus/rules.yml:/etc/prometheus/rules.yml:ro",
+      ),
+    );
+  });
+
   test("the queues are declared before workers and the control plane start, and cover the workers' queues", () => {
     const declared = (environment(services.queues!).JETMESH_QUEUES ?? "").split(",");
     for (const name of ["worker", "control-plane"]) {

@@ -62,8 +62,8 @@ test("a blocked queue is flagged stalled with every slot busy; a queue under the
 
   const report = await waitFor(async () => {
     const r = await health();
-    return stallOf(r, blocked) !== undefined ? r : undefined;
-  }, "the blocked queue flagged stalled");
+    return stallOf(r, blocked) !== undefined && stallOf(r, unserved) !== undefined ? r : undefined;
+  }, "the blocked and the unserved queue flagged stalled");
   assert.equal(stallOf(report, blocked)?.cause, "slots-busy");
   assert.match(stallOf(report, blocked)?.detail ?? "", /every slot is busy/);
   assert.equal(stallOf(report, healthy), undefined, "the queue that keeps completing is not stalled");
@@ -88,6 +88,32 @@ test("a blocked queue is flagged stalled with every slot busy; a queue under the
     );
   }, "jetmesh_queue_stalled for the blocked queue");
   assert.equal(stalled(healthy, "slots-busy"), 0);
+  // The backlog trend of the queue that keeps completing: a time to drain, in the API and /metrics.
+  await waitFor(
+    async () => (await call(cp, "queues.get", { queue: healthy })).rates?.timeToDrainMs > 0,
+    "a time to drain for the healthy queue",
+  );
+  await waitFor(
+    async () =>
+      (await scrape(`http://127.0.0.1:${cp.httpPort}/metrics`)).some(
+        (s) => s.name === "jetmesh_queue_time_to_drain_seconds" && s.labels.queue === healthy && s.value > 0,
+      ),
+    "jetmesh_queue_time_to_drain_seconds for the healthy queue",
+  );
+  // The autoscaling signal: a queue with waiting work and no worker asks for one.
+  assert.equal(report.scaling.find((s) => s.queue === unserved)?.desiredWorkers, 1);
+  const desired = samples.find(
+    (s) => s.name === "jetmesh_queue_desired_workers" && s.labels.queue === unserved,
+  );
+  assert.equal(desired?.value, 1);
+
+  // The web console's overview marks the stalled queue with its cause.
+  await waitFor(async () => {
+    const response = await fetch(`http://127.0.0.1:${cp.httpPort}/console/api/overview`);
+    const body = (await response.json()) as { data: { queues: { queue: string; stalled: string | null }[] } };
+    const rows = new Map(body.data.queues.map((row) => [row.queue, row.stalled]));
+    return rows.get(blocked) === "slots-busy" && rows.get(healthy) === null;
+  }, "the console overview to show the stall");
 
   const cli = await runCli(["health", "--server", mesh.server.url]);
   assert.equal(cli.code, 0, cli.stderr);

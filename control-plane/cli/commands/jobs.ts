@@ -126,6 +126,25 @@ function renderJob(job: JobLookup): string {
         job.attempts.map((a) => [a.attempt, time(a.at), a.kind, a.errorClass, a.workerId, a.message]),
       ),
     );
+  if (job.timeline !== undefined) lines.push("", ...timelineLines(job.timeline));
   for (const note of job.notes) lines.push(`note: ${note}`);
   return lines.join("\n");
+}
+
+function timelineLines(t: NonNullable<JobLookup["timeline"]>): string[] {
+  return [
+    `timeline: ${duration(t.totalMs)} ${t.endedAt === null ? "so far" : "in all"} = ${duration(t.waitingMs)} waiting + ${duration(t.runningMs)} running + ${duration(t.backoffMs)} in backoff (${t.outcome})`,
+    table(
+      ["attempt", "waited", "backoff", "started", "ran", "outcome"],
+      t.attempts.map((a) => [
+        a.attempt,
+        duration(a.waitingBeforeMs),
+        duration(a.backoffBeforeMs),
+        time(a.startedAt),
+        duration(a.runningMs),
+        a.outcome,
+      ]),
+    ),
+    ...t.notes.map((note) => `timeline note: ${note}`),
+  ];
 }

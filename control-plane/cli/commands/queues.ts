@@ -53,6 +53,8 @@ export const queueCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string
           ["processed", rate(q.rates?.processedPerSec)],
           ["growth", signedRate(q.rates?.growthPerSec)],
           ["time to empty", duration(q.rates?.timeToEmptyMs)],
+          ["time to drain", duration(q.rates?.timeToDrainMs)],
+          ["time to full", duration(q.rates?.timeToFullMs)],
           ["rate window", duration(q.rates?.windowMs)],
           [
             "workers",

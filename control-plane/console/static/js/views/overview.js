@@ -30,6 +30,8 @@ export function eta(row) {
 }
 
 export function stateBadge(row) {
+  // A stall says more than the pause that may cause it: `jetmesh health` gives the advice.
+  if (row.stalled) return badge(`stalled: ${row.stalled}`, "stalled");
   if (row.paused) return badge("paused");
   if (row.pausedOnWorkers > 0) return badge(`paused on ${row.pausedOnWorkers}`, "partial");
   return badge("active");
