@@ -44,6 +44,7 @@ export { decodePayload, encodePayload } from "./wire/codec.ts";
 export type { CommandAck, CommandOrigin, ControlCommand, ControlCommandType } from "./wire/control.ts";
 export { ControlKey, controlBucket } from "./wire/control.ts";
 export type { LifecycleEvent } from "./wire/events.ts";
+export { parseLifecycleEvents } from "./wire/events.ts";
 export { ContentType, Header, WIRE_VERSION } from "./wire/headers.ts";
 export type { Heartbeat, QueueStatus, RunningJobStatus } from "./wire/heartbeat.ts";
 export type { LifecycleEventType } from "./wire/subjects.ts";

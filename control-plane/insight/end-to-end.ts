@@ -4,7 +4,7 @@
 // replica receives every event (no queue group), so each exports the same histogram.
 import type { Subscription } from "@nats-io/transport-node";
 import { Histogram } from "prom-client";
-import type { LifecycleEvent, LifecycleEventType } from "../../runtime/index.ts";
+import { type LifecycleEvent, type LifecycleEventType, parseLifecycleEvents } from "../../runtime/index.ts";
 import type { Mesh } from "../mesh.ts";
 
 const EVENTS: readonly LifecycleEventType[] = ["started", "completed", "dead", "cancelled"];
@@ -28,10 +28,12 @@ export class EndToEndTracker {
     this.#subscriptions = EVENTS.map((type) =>
       this.mesh.nc.subscribe(this.mesh.subjects.eventFilter("*", type), {
         callback: (_error, msg) => {
-          try {
-            this.record(msg.json<LifecycleEvent>());
-          } catch {
-            // not a lifecycle event: ignored
+          for (const event of parseLifecycleEvents(msg.data)) {
+            try {
+              this.record(event);
+            } catch {
+              // not a lifecycle event: ignored
+            }
           }
         },
       }),

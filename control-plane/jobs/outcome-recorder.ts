@@ -9,7 +9,12 @@ import { DiscardPolicy } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { jobKey, type LifecycleEvent, type LifecycleEventType } from "../../runtime/index.ts";
+import {
+  jobKey,
+  type LifecycleEvent,
+  type LifecycleEventType,
+  parseLifecycleEvents,
+} from "../../runtime/index.ts";
 import { API_QUEUE_GROUP } from "../api/protocol.ts";
 import type { Mesh } from "../mesh.ts";
 import { kvStream, kvSubject, outcomesBucket } from "../names.ts";
@@ -76,13 +81,7 @@ export class OutcomeRecorder {
         this.mesh.nc.subscribe(this.mesh.subjects.eventFilter("*", type), {
           queue: API_QUEUE_GROUP,
           callback: (_error, msg) => {
-            let event: LifecycleEvent;
-            try {
-              event = msg.json<LifecycleEvent>();
-            } catch {
-              return;
-            }
-            this.#record(event);
+            for (const event of parseLifecycleEvents(msg.data)) this.#record(event);
           },
         }),
       );

@@ -2,7 +2,7 @@
 // percentiles over a recent window (from the outcome window), with each queue's pending jobs
 // and their growth (from the queue sampler).
 import type { Subscription } from "@nats-io/transport-node";
-import type { LifecycleEvent, LifecycleEventType } from "../../runtime/index.ts";
+import { type LifecycleEventType, parseLifecycleEvents } from "../../runtime/index.ts";
 import type { QueueJobStats, StatsReport } from "../api/protocol.ts";
 import { invalid, unknownQueue } from "../errors.ts";
 import type { Mesh } from "../mesh.ts";
@@ -36,10 +36,12 @@ export class JobStats {
     this.#subscriptions = COUNTED_EVENTS.map((type) =>
       this.mesh.nc.subscribe(this.mesh.subjects.eventFilter("*", type), {
         callback: (_error, msg) => {
-          try {
-            this.#window.record(msg.json<LifecycleEvent>());
-          } catch {
-            // not a lifecycle event: ignored
+          for (const event of parseLifecycleEvents(msg.data)) {
+            try {
+              this.#window.record(event);
+            } catch {
+              // not a lifecycle event: ignored
+            }
           }
         },
       }),

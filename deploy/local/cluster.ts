@@ -27,6 +27,7 @@ import {
   JetmeshClient,
   type JobToEnqueue,
   type LifecycleEvent,
+  parseLifecycleEvents,
 } from "../../runtime/index.ts";
 import { DECLINED_CARD } from "../../workers/handlers/examples.ts";
 import { declareQueues } from "../nats/declare-queues.ts";
@@ -285,10 +286,12 @@ class Cluster {
     this.#admin.nc.subscribe(this.#admin.subjects.eventFilter(), {
       callback: (error, msg) => {
         if (error !== null) return;
-        try {
-          this.#onEvent(msg.json<LifecycleEvent>());
-        } catch {
-          // Not a jetmesh event: ignore it.
+        for (const event of parseLifecycleEvents(msg.data)) {
+          try {
+            this.#onEvent(event);
+          } catch {
+            // Not a jetmesh event: ignore it.
+          }
         }
       },
     });

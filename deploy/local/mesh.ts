@@ -24,6 +24,7 @@ import {
   JetmeshClient,
   type JobToEnqueue,
   type LifecycleEvent,
+  parseLifecycleEvents,
 } from "../../runtime/index.ts";
 import {
   DECLINED_CARD,
@@ -270,10 +271,12 @@ class Mesh {
     client.nc.subscribe(client.subjects.eventFilter(), {
       callback: (error, msg) => {
         if (error !== null) return;
-        try {
-          this.#onEvent(msg.json<LifecycleEvent>());
-        } catch {
-          // Not a jetmesh event: ignore it.
+        for (const event of parseLifecycleEvents(msg.data)) {
+          try {
+            this.#onEvent(event);
+          } catch {
+            // Not a jetmesh event: ignore it.
+          }
         }
       },
     });

@@ -1,4 +1,7 @@
 // Lifecycle events published on `<prefix>.evt.<queue>.<type>` as JSON, for live listeners.
+// One message carries one event as a JSON object, or several as newline-separated JSON objects
+// (docs/wire-format.md, "Lifecycle events"): every listener reads them through
+// parseLifecycleEvents.
 import type { LifecycleEventType } from "./subjects.ts";
 
 export interface LifecycleEvent {
@@ -22,4 +25,30 @@ export interface LifecycleEvent {
   reason?: string;
   /** progress: the value the handler reported. */
   progress?: unknown;
+}
+
+/** Separates the events of one message; JSON text never holds a raw newline. */
+export const LIFECYCLE_EVENT_SEPARATOR = "\n";
+
+const decoder = new TextDecoder();
+
+/**
+ * The events of one lifecycle event message, in the order they were published. A line that is not
+ * a JSON object is skipped, so it never costs the others.
+ */
+export function parseLifecycleEvents(data: Uint8Array | string): LifecycleEvent[] {
+  const text = typeof data === "string" ? data : decoder.decode(data);
+  const events: LifecycleEvent[] = [];
+  for (const line of text.split(LIFECYCLE_EVENT_SEPARATOR)) {
+    if (line.trim() === "") continue;
+    let event: unknown;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof event === "object" && event !== null && !Array.isArray(event))
+      events.push(event as LifecycleEvent);
+  }
+  return events;
 }

@@ -79,6 +79,7 @@ export class Worker {
   readonly #counters = new LifecycleCounters();
   #closing: Promise<void> | undefined;
   #control: ControlState | undefined;
+  #eventPublisher: EventPublisher | undefined;
   #listener: ControlListener | undefined;
   #heartbeat: HeartbeatPublisher | undefined;
   /** Set once nothing runs and nothing is held: the last heartbeat says so. */
@@ -159,7 +160,10 @@ export class Worker {
     const kvm = new Kvm(this.nc);
     const attempts = new AttemptLog(await kvm.open(attemptsBucket(subjects)), this.logger);
     const sinks: LifecycleSink[] = [this.#counters];
-    if (options.events ?? true) sinks.push(new EventPublisher(this.nc, subjects, this.id, this.logger));
+    if (options.events ?? true) {
+      this.#eventPublisher = new EventPublisher(this.nc, subjects, this.id, this.logger);
+      sinks.push(this.#eventPublisher);
+    }
     if (options.metrics !== undefined) sinks.push(options.metrics);
     const events = new LifecycleFanOut(sinks);
     const control = new ControlState(
@@ -347,6 +351,8 @@ export class Worker {
     this.#heartbeat?.stop();
     this.#stopped = true;
     this.#heartbeat?.publish();
+    // Events of the last jobs may still wait for the end of this turn: send them before closing.
+    this.#eventPublisher?.flush();
     if (this.ownsConnection) await this.nc.drain();
     this.logger.info("worker stopped");
     this.#resolveClosed();

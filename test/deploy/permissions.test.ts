@@ -21,6 +21,7 @@ import {
   controlBucket,
   JetmeshClient,
   type LifecycleEvent,
+  parseLifecycleEvents,
 } from "../../runtime/index.ts";
 import { DECLINED_CARD } from "../../workers/handlers/examples.ts";
 import { uniqueName, WorkerProcess, waitFor } from "../support/harness.ts";
@@ -112,7 +113,7 @@ describe("shipped NATS users and permissions", { skip, timeout: 60_000 }, () => 
     const heartbeats: string[] = [];
     admin.nc.subscribe(`jetmesh.evt.${queue}.*`, {
       callback: (_error, msg) => {
-        events.push(msg.json<LifecycleEvent>());
+        events.push(...parseLifecycleEvents(msg.data));
       },
     });
     admin.nc.subscribe("jetmesh.hb.*", {

@@ -12,7 +12,12 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { findNatsServerBinary, NatsServer } from "../../deploy/local/nats-server.ts";
-import { type ConnectionSettings, JetmeshClient, type LifecycleEvent } from "../../runtime/index.ts";
+import {
+  type ConnectionSettings,
+  JetmeshClient,
+  type LifecycleEvent,
+  parseLifecycleEvents,
+} from "../../runtime/index.ts";
 import { uniqueName, WorkerProcess, waitFor } from "../support/harness.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -177,7 +182,7 @@ describe("TLS between jetmesh processes and nats-server", { skip, timeout: 60_00
       const events: LifecycleEvent[] = [];
       admin.nc.subscribe(`jetmesh.evt.${queue}.*`, {
         callback: (_error, msg) => {
-          events.push(msg.json<LifecycleEvent>());
+          events.push(...parseLifecycleEvents(msg.data));
         },
       });
       await admin.nc.flush();

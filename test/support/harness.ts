@@ -6,7 +6,12 @@ import { once } from "node:events";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { NatsServer } from "../../deploy/local/nats-server.ts";
-import { JetmeshClient, type LifecycleEvent, type QueueOptions } from "../../runtime/index.ts";
+import {
+  JetmeshClient,
+  type LifecycleEvent,
+  parseLifecycleEvents,
+  type QueueOptions,
+} from "../../runtime/index.ts";
 
 export { NatsCluster, NatsServer } from "../../deploy/local/nats-server.ts";
 
@@ -166,7 +171,7 @@ export function collectEvents(nc: NatsConnection, queue: string): LifecycleEvent
   const events: LifecycleEvent[] = [];
   nc.subscribe(`jetmesh.evt.${queue}.*`, {
     callback: (_error, msg) => {
-      events.push(msg.json<LifecycleEvent>());
+      events.push(...parseLifecycleEvents(msg.data));
     },
   });
   return events;
