@@ -34,21 +34,34 @@ const decoder = new TextDecoder();
 
 /**
  * The events of one lifecycle event message, in the order they were published. A line that is not
- * a JSON object is skipped, so it never costs the others.
+ * a JSON object is skipped, so it never costs the others; a payload that is one JSON object spread
+ * over several lines (written by hand) is read as that one event.
  */
 export function parseLifecycleEvents(data: Uint8Array | string): LifecycleEvent[] {
   const text = typeof data === "string" ? data : decoder.decode(data);
   const events: LifecycleEvent[] = [];
+  let malformed = false;
   for (const line of text.split(LIFECYCLE_EVENT_SEPARATOR)) {
     if (line.trim() === "") continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (typeof event === "object" && event !== null && !Array.isArray(event))
-      events.push(event as LifecycleEvent);
+    const event = parseObject(line);
+    if (event === undefined) malformed = true;
+    else events.push(event);
+  }
+  if (malformed && events.length === 0) {
+    const whole = parseObject(text);
+    if (whole !== undefined) events.push(whole);
   }
   return events;
+}
+
+function parseObject(text: string): LifecycleEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as LifecycleEvent)
+    : undefined;
 }

@@ -180,6 +180,13 @@ test("a malformed line in a batch costs only itself, for the helper and the cont
     ["good-1", "good-2"],
   );
 
+  // One event written by hand over several lines is still one event.
+  const pretty = JSON.stringify({ type: "completed", jobId: "by-hand", queue, name: "mixed" }, null, 2);
+  assert.deepEqual(
+    parseLifecycleEvents(pretty).map((e) => e.jobId),
+    ["by-hand"],
+  );
+
   mesh.nc.publish(`jetmesh.evt.${queue}.completed`, body);
   for (const jobId of ["good-1", "good-2"]) {
     await completedOutcome(jobId);
