@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     queues: config.queues,
     jobs,
     concurrency: config.concurrency,
+    prefetch: config.prefetch,
     maxPayloadBytes: config.maxPayloadBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     events: config.events,

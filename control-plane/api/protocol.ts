@@ -29,7 +29,7 @@ export interface WorkerView {
   version: string;
   /** alive: last heartbeat within 1.5 intervals; late: within 3; gone: older. */
   liveness: Liveness;
-  /** What the worker said it was doing: "running", or "draining" after a drain or SIGTERM. */
+  /** What the worker said it was doing: "running", "draining" after a drain or SIGTERM, "stopped". */
   state: Heartbeat["state"];
   startedAt: number;
   lastSeenAt: number;

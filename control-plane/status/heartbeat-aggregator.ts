@@ -89,7 +89,7 @@ export class HeartbeatAggregator {
         host: hb.host,
         pid: hb.pid,
         version: hb.version,
-        liveness: livenessOf(silentForMs, hb.intervalMs),
+        liveness: livenessOf(silentForMs, hb.intervalMs, hb.state),
         state: hb.state,
         startedAt: hb.startedAt,
         lastSeenAt: seen.receivedAt,

@@ -30,8 +30,11 @@ export interface Heartbeat {
   at: number;
   /** The interval the worker promises: a heartbeat older than 3 intervals means gone. */
   intervalMs: number;
-  /** "running", or "draining" after a drain command or SIGTERM. */
-  state: "running" | "draining";
+  /**
+   * "running"; "draining" after a drain command or SIGTERM; "stopped" in the last heartbeat of a
+   * worker that stopped cleanly, so it shows as gone at once instead of after three intervals.
+   */
+  state: "running" | "draining" | "stopped";
   queues: QueueStatus[];
   jobs: RunningJobStatus[];
   /** Totals since the worker started. */

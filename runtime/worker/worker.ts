@@ -81,6 +81,8 @@ export class Worker {
   #control: ControlState | undefined;
   #listener: ControlListener | undefined;
   #heartbeat: HeartbeatPublisher | undefined;
+  /** Set once nothing runs and nothing is held: the last heartbeat says so. */
+  #stopped = false;
   #resolveClosed: () => void = () => {};
   /** Resolves once the worker has shut down, whether by close() or a drain command. */
   readonly closed = new Promise<void>((resolve) => {
@@ -270,7 +272,7 @@ export class Worker {
 
   #snapshot(): Pick<Heartbeat, "state" | "queues" | "jobs" | "counters"> {
     return {
-      state: this.#closing === undefined ? "running" : "draining",
+      state: this.#closing === undefined ? "running" : this.#stopped ? "stopped" : "draining",
       queues: this.#queueLoad().map((load) => ({
         ...load,
         paused: this.#queues.get(load.queue)?.fetcher.paused ?? false,
@@ -343,6 +345,7 @@ export class Worker {
     this.#listener?.stop();
     this.#control?.stop();
     this.#heartbeat?.stop();
+    this.#stopped = true;
     this.#heartbeat?.publish();
     if (this.ownsConnection) await this.nc.drain();
     this.logger.info("worker stopped");

@@ -10,12 +10,15 @@ import type {
   QueueView,
   WorkerView,
 } from "../../control-plane/index.ts";
+import { Worker } from "../../runtime/index.ts";
+import { closeFixtures, jobs as fixtureJobs } from "../fixtures/handlers.ts";
 import { type MeshBundle, setupMesh, uniqueName, waitFor } from "../support/harness.ts";
 import {
   call,
   callError,
   heartbeat,
   publishDeadLetter,
+  quietLogger,
   SimulatedWorker,
   startControlPlane,
 } from "./support.ts";
@@ -32,6 +35,7 @@ before(async () => {
 after(async () => {
   for (const worker of workers) worker.stop();
   await cp.stop();
+  await closeFixtures();
   await mesh.close();
 });
 
@@ -89,6 +93,28 @@ test("a worker is alive while it beats, late after 1.5 intervals, gone after 3; 
   );
   const lookup = await callError(cp, "jobs.get", { jobId: "job-on-vanishing-worker" });
   assert.equal(lookup.code, "JOB_NOT_FOUND");
+});
+
+test("a worker that stops cleanly is gone at once, not after three silent intervals", async () => {
+  // An interval far longer than the wait below: only the final "stopped" heartbeat can make it gone.
+  const worker = await Worker.start({
+    connection: { servers: mesh.server.url },
+    queues: [mesh.queue],
+    jobs: fixtureJobs,
+    heartbeatIntervalMs: 600_000,
+    logger: quietLogger,
+  });
+  const view = async () =>
+    (await call<WorkerView[]>(cp, "workers.list", { includeGone: true })).find(
+      (w) => w.workerId === worker.id,
+    );
+  await waitFor(async () => (await view())?.liveness === "alive", "the worker to be alive");
+  await worker.close();
+  const gone = await waitFor(async () => {
+    const seen = await view();
+    return seen?.liveness === "gone" ? seen : undefined;
+  }, "the stopped worker to be gone");
+  assert.equal(gone.state, "stopped");
 });
 
 test("malformed heartbeats are ignored", async () => {

@@ -2,7 +2,10 @@
 // what the client refuses is refused (and dead-lettered by the worker), the rest reads the same.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { connect, headers, type Msg } from "@nats-io/transport-node";
+import { Delivery } from "../../runtime/jetstream/delivery.ts";
 import { parseHeaderBlock } from "../../runtime/wire/job-message.ts";
+import { startServer } from "../support/harness.ts";
 
 const block = (text: string) => new TextEncoder().encode(text);
 
@@ -38,4 +41,32 @@ test("what the client cannot parse is refused: a bad name character, a lone LF o
   assert.throws(() => parseHeaderBlock(block("NATS/1.0\r\nKé: v\r\n\r\n")), /not a valid character/);
   assert.throws(() => parseHeaderBlock(block("NATS/1.0\r\nA: one\ntwo\r\n\r\n")), /cannot contain/);
   assert.throws(() => parseHeaderBlock(block("NATS/1.0\r\nA: one\rtwo\r\n\r\n")), /cannot contain/);
+});
+
+test("a delivered message is read from its raw header block, not through the client's MsgHdrs", async () => {
+  // The fast path reads nats-core's internals; if an upgrade moved them, the worker falls back to
+  // MsgHdrs (correct, slower) and this test says so.
+  const server = await startServer();
+  const nc = await connect({ servers: server.url });
+  try {
+    const received = new Promise<Msg>((resolve) => {
+      nc.subscribe("header.block", { max: 1, callback: (_error, msg) => resolve(msg) });
+    });
+    const h = headers();
+    h.append("Jetmesh-Job-Id", "job-7");
+    h.append("Content-Type", "application/json");
+    nc.publish("header.block", "{}", { headers: h, reply: "reply.inbox" });
+    const msg = await received;
+    Object.defineProperty(msg, "headers", {
+      get() {
+        throw new Error("read through MsgHdrs");
+      },
+    });
+    const values = new Delivery(msg).headerValues();
+    assert.equal(values.get("jetmesh-job-id"), "job-7");
+    assert.equal(values.get("content-type"), "application/json");
+  } finally {
+    await nc.close();
+    await server.stop();
+  }
 });

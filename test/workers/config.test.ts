@@ -40,6 +40,7 @@ describe("readWorkerConfig", () => {
       queues: ["default"],
       handlerModules: EXAMPLE_HANDLER_MODULES,
       concurrency: WORKER_DEFAULTS.concurrency,
+      prefetch: 0,
       maxPayloadBytes: WORKER_DEFAULTS.maxPayloadBytes,
       shutdownGraceMs: WORKER_DEFAULTS.shutdownGraceMs,
       events: true,
@@ -57,6 +58,7 @@ describe("readWorkerConfig", () => {
       JETMESH_QUEUES: " emails, reports ,,",
       JETMESH_HANDLERS: "app/jobs.ts,app/more.ts",
       JETMESH_CONCURRENCY: "25",
+      JETMESH_PREFETCH: "2",
       JETMESH_MAX_PAYLOAD_BYTES: "2048",
       JETMESH_SHUTDOWN_GRACE_MS: "5000",
       JETMESH_EVENTS: "0",
@@ -67,6 +69,7 @@ describe("readWorkerConfig", () => {
     assert.deepEqual(config.queues, ["emails", "reports"]);
     assert.deepEqual(config.handlerModules, ["app/jobs.ts", "app/more.ts"]);
     assert.equal(config.concurrency, 25);
+    assert.equal(config.prefetch, 2);
     assert.equal(config.maxPayloadBytes, 2048);
     assert.equal(config.shutdownGraceMs, 5000);
     assert.equal(config.events, false);
@@ -82,6 +85,7 @@ describe("readWorkerConfig", () => {
     });
     assert.deepEqual(config.queues, ["default"]);
     assert.equal(config.concurrency, WORKER_DEFAULTS.concurrency);
+    assert.equal(config.prefetch, 0, "no prefetch unless asked for");
     assert.equal(config.prefix, DEFAULT_PREFIX);
   });
 
@@ -98,7 +102,12 @@ describe("readWorkerConfig", () => {
   }
 
   test("the other numeric variables are validated the same way", () => {
-    for (const key of ["JETMESH_MAX_PAYLOAD_BYTES", "JETMESH_SHUTDOWN_GRACE_MS", "JETMESH_METRICS_PORT"]) {
+    for (const key of [
+      "JETMESH_MAX_PAYLOAD_BYTES",
+      "JETMESH_SHUTDOWN_GRACE_MS",
+      "JETMESH_METRICS_PORT",
+      "JETMESH_PREFETCH",
+    ]) {
       assert.throws(
         () => readWorkerConfig({ ...HANDLERS, [key]: "soon" }),
         (error: unknown) => {
