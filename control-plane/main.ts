@@ -1,7 +1,7 @@
 // The control plane process: options from the environment, start, and stop cleanly on
 // SIGTERM/SIGINT. `jetmesh control-plane` runs the same function.
 import { pathToFileURL } from "node:url";
-import { createLogger } from "../runtime/index.ts";
+import { createLogger, startTelemetry } from "../runtime/index.ts";
 import { ConsoleConfigError } from "./console/options.ts";
 import { ControlPlaneConfigError, controlPlaneOptionsFromEnv } from "./options.ts";
 import { buildControlPlane } from "./service.ts";
@@ -11,14 +11,19 @@ export async function runControlPlane(env: NodeJS.ProcessEnv = process.env): Pro
   let service: ReturnType<typeof buildControlPlane> | undefined;
   let started = false;
   let stopping = false;
+  // Traces of what the control plane publishes (dead-letter retries, schedule firings) when the
+  // OTEL_* variables ask for an exporter; nothing is loaded otherwise.
+  let stopTelemetry: () => Promise<void> = async () => {};
   const stop = () => {
-    (service?.stop() ?? Promise.resolve()).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    (service?.stop() ?? Promise.resolve())
+      .then(() => stopTelemetry())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   // Installed before start(): a signal while it connects (slow on a replicated cluster) must
   // still end in a clean stop, not a kill by signal.
@@ -31,6 +36,7 @@ export async function runControlPlane(env: NodeJS.ProcessEnv = process.env): Pro
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
   try {
+    stopTelemetry = await startTelemetry(logger, "jetmesh-control-plane");
     service = buildControlPlane({ ...controlPlaneOptionsFromEnv(env), logger });
     await service.start();
     started = true;

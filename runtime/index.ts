@@ -20,6 +20,7 @@ export { createLogger } from "./observability/logging.ts";
 export { DURATION_BUCKETS_SECONDS, WAIT_BUCKETS_SECONDS, WorkerMetrics } from "./observability/metrics.ts";
 export type { HttpRoute, MetricsServer } from "./observability/metrics-server.ts";
 export { startMetricsServer } from "./observability/metrics-server.ts";
+export { startTelemetry, tracingRequested } from "./observability/telemetry.ts";
 export type {
   MissedRunPolicy,
   Schedule,

@@ -1,8 +1,7 @@
 // The worker process: reads its configuration from the environment, loads the handler modules,
 // serves the configured queues, and drains on SIGTERM/SIGINT before exiting 0.
-import { createLogger, startMetricsServer, Worker, WorkerMetrics } from "../runtime/index.ts";
+import { createLogger, startMetricsServer, startTelemetry, Worker, WorkerMetrics } from "../runtime/index.ts";
 import { ConfigError, loadJobs, readWorkerConfig } from "./config.ts";
-import { startTelemetry } from "./telemetry.ts";
 
 const logger = createLogger({ service: "jetmesh-worker" });
 

@@ -14,11 +14,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
-import { constants } from "node:os";
-import { isAbsolute, join, relative, resolve } from "node:path";
-import { createInterface } from "node:readline";
+import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import {
   type ConnectionSettings,
@@ -31,9 +28,22 @@ import {
 } from "../../runtime/index.ts";
 import { DECLINED_CARD } from "../../workers/handlers/examples.ts";
 import { declareQueues } from "../nats/declare-queues.ts";
+import {
+  DemoProducer,
+  describeExit,
+  Launcher,
+  launch,
+  positiveNumber,
+  ROOT,
+  relay,
+  running,
+  runUntilSignalled,
+  shown,
+  Tally,
+  UsageError,
+} from "./dev-support.ts";
 import { findNatsServerBinary, freePort, NATS_SERVER_INSTALL_HINT, NatsServer } from "./nats-server.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const QUEUE = "default";
 const REPLICAS = 3;
 const HANDLERS = "workers/handlers/examples.ts";
@@ -52,23 +62,11 @@ const USERS = {
 } as const;
 const ROUTE_USER = { user: "route", password: "jetmesh-route-dev" };
 
-class UsageError extends Error {}
-
 interface DevSettings {
   rate: number;
   durationMs: number | undefined;
   dataDir: string;
   graceMs: number;
-}
-
-function positiveNumber(env: NodeJS.ProcessEnv, key: string): number | undefined {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`${key} must be a positive number, got "${raw}"`);
-  }
-  return value;
 }
 
 function readSettings(env: NodeJS.ProcessEnv): DevSettings {
@@ -91,118 +89,29 @@ function readSettings(env: NodeJS.ProcessEnv): DevSettings {
   };
 }
 
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
-}
-
 function say(line: string): void {
   process.stdout.write(`[cluster] ${line}\n`);
 }
 
-/** Copies a child's output to ours, one prefixed line at a time. */
-function relay(stream: NodeJS.ReadableStream | null, prefix: string): void {
-  if (stream === null) return;
-  createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
-    process.stdout.write(`${prefix}${line}\n`);
-  });
-}
-
-function describeExit(child: ChildProcess): string {
-  return child.signalCode === null ? `code ${child.exitCode}` : `signal ${child.signalCode}`;
-}
-
-function running(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-/** Lifecycle events seen on `<prefix>.evt.*.*`, counted by type. */
-class Tally {
-  enqueued = 0;
-  readonly events = new Map<string, number>();
-  readonly workers = new Set<string>();
-
-  count(type: string): number {
-    return this.events.get(type) ?? 0;
-  }
-
-  line(): string {
-    return [
-      `enqueued=${this.enqueued}`,
-      `started=${this.count("started")}`,
-      `completed=${this.count("completed")}`,
-      `failed=${this.count("failed")}`,
-      `retried=${this.count("retrying")}`,
-      `dead=${this.count("dead")}`,
-      `workers=${this.workers.size}`,
-    ].join(" ");
-  }
-}
-
-/** The demo producer: enqueues `rate` jobs per second with the producer's credentials. */
-class DemoProducer {
-  #stopped = false;
-  #loop: Promise<void> | undefined;
-  #serial = 0;
-
-  constructor(
-    private readonly client: JetmeshClient,
-    private readonly rate: number,
-    private readonly tally: Tally,
-  ) {}
-
-  start(): void {
-    this.#loop = this.#run();
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    let owed = 0;
-    let lastError = "";
-    while (!this.#stopped) {
-      owed += this.rate;
-      const batch: JobToEnqueue[] = [];
-      for (; owed >= 1; owed--) batch.push(this.#next());
-      if (batch.length > 0) {
-        try {
-          await this.client.enqueueMany(batch);
-          this.tally.enqueued += batch.length;
-          lastError = "";
-        } catch (error) {
-          const message = (error as Error).message;
-          if (message !== lastError) say(`enqueue failed: ${message}`);
-          lastError = message;
-        }
-      }
-      for (let waited = 0; waited < 1000 && !this.#stopped; waited += 100) await sleep(100);
-    }
-  }
-
-  /** Mostly emails; now and then a payment (some declined), a report and a flaky task. */
-  #next(): JobToEnqueue {
-    const n = ++this.#serial;
-    switch (n % 6) {
-      case 1:
-        return {
-          queue: QUEUE,
-          name: "payment.charge",
-          payload: { orderId: `order-${n}`, amountCents: 1999, card: n % 4 === 1 ? DECLINED_CARD : "4242" },
-        };
-      case 3:
-        return { queue: QUEUE, name: "report.generate", payload: { reportId: `report-${n}`, steps: 3 } };
-      case 5:
-        return { queue: QUEUE, name: "flaky.task", payload: { failAttempts: 1 } };
-      default:
-        return {
-          queue: QUEUE,
-          name: "email.send",
-          payload: { to: `user${n}@example.com`, subject: `Hello #${n}` },
-        };
-    }
+/** Mostly emails; now and then a payment (some declined), a report and a flaky task. */
+function nextDemoJob(n: number): JobToEnqueue {
+  switch (n % 6) {
+    case 1:
+      return {
+        queue: QUEUE,
+        name: "payment.charge",
+        payload: { orderId: `order-${n}`, amountCents: 1999, card: n % 4 === 1 ? DECLINED_CARD : "4242" },
+      };
+    case 3:
+      return { queue: QUEUE, name: "report.generate", payload: { reportId: `report-${n}`, steps: 3 } };
+    case 5:
+      return { queue: QUEUE, name: "flaky.task", payload: { failAttempts: 1 } };
+    default:
+      return {
+        queue: QUEUE,
+        name: "email.send",
+        payload: { to: `user${n}@example.com`, subject: `Hello #${n}` },
+      };
   }
 }
 
@@ -213,7 +122,7 @@ interface Child {
   closed: Promise<void>;
 }
 
-class Cluster {
+class Cluster extends Launcher {
   readonly tally = new Tally();
   readonly #servers: NatsServer[] = [];
   readonly #monitorPorts: number[] = [];
@@ -222,40 +131,8 @@ class Cluster {
   #producerClient: JetmeshClient | undefined;
   #producer: DemoProducer | undefined;
   #summaryTimer: NodeJS.Timeout | undefined;
-  #stopRequested = false;
-  #failed = false;
-  #requestStop: (reason: string) => void = () => {};
-  readonly #stopReason: Promise<string>;
-
   constructor(readonly settings: DevSettings) {
-    this.#stopReason = new Promise((resolve) => {
-      this.#requestStop = resolve;
-    });
-  }
-
-  get stopping(): boolean {
-    return this.#stopRequested;
-  }
-
-  stop(reason: string, failed = false): void {
-    if (failed) this.#failed = true;
-    if (this.#stopRequested) return;
-    this.#stopRequested = true;
-    this.#requestStop(reason);
-  }
-
-  async run(): Promise<number> {
-    try {
-      await this.#start();
-      const reason = await this.#stopReason;
-      say(`stopping (${reason})`);
-    } catch (error) {
-      this.#failed = true;
-      say(`error: ${(error as Error).message}`);
-    } finally {
-      await this.#shutdown();
-    }
-    return this.#failed ? 1 : 0;
+    super(say);
   }
 
   get urls(): string[] {
@@ -266,7 +143,7 @@ class Cluster {
     return { servers, ...USERS[role] };
   }
 
-  async #start(): Promise<void> {
+  protected async start(): Promise<void> {
     if (findNatsServerBinary() === undefined) {
       process.stderr.write(`${NATS_SERVER_INSTALL_HINT}\n`);
       throw new Error("nats-server is not installed");
@@ -311,7 +188,7 @@ class Cluster {
     this.#banner(queue?.stream ?? "", controlPlane, controlPlaneHttpPort, workers);
 
     this.#producerClient = await JetmeshClient.connect({ connection: this.#as("producer") });
-    this.#producer = new DemoProducer(this.#producerClient, this.settings.rate, this.tally);
+    this.#producer = new DemoProducer(this.#producerClient, this.settings.rate, this.tally, nextDemoJob, say);
     this.#producer.start();
     this.#summaryTimer = setInterval(() => say(`summary ${this.tally.line()}`), SUMMARY_EVERY_MS);
     const { durationMs } = this.settings;
@@ -379,8 +256,7 @@ class Cluster {
   }
 
   #onEvent(event: LifecycleEvent): void {
-    this.tally.events.set(event.type, this.tally.count(event.type) + 1);
-    this.tally.workers.add(event.workerId);
+    this.tally.record(event);
     if (event.type === "dead") {
       say(`${event.name} ${event.jobId} dead-lettered (${event.reason}): ${event.error?.message}`);
     }
@@ -475,7 +351,7 @@ class Cluster {
     for (const line of lines) say(line);
   }
 
-  async #shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     if (this.#producer !== undefined) {
       await this.#producer.stop();
       say("producer stopped");
@@ -536,63 +412,7 @@ async function runCluster(): Promise<number> {
     process.stderr.write(`${error.message}\n`);
     return 1;
   }
-  const cluster = new Cluster(settings);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      cluster.stop(signal);
-      return;
-    }
-    say(`${signal} again: stopping now without draining`);
-    cluster.killChildren();
-    process.exit(1);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("exit", () => cluster.killChildren());
-  return cluster.run();
+  return runUntilSignalled(new Cluster(settings), say);
 }
 
-const OWN_GROUP_ENV = "JETMESH_DEV_OWN_GROUP";
-const REPEAT_SIGNAL_WINDOW_MS = 1000;
-
-/**
- * Ctrl-C signals the whole foreground process group: the servers would stop at once, before the
- * workers drain. So the cluster runs in a process group of its own (with everything it starts),
- * and this first process only relays signals to it.
- */
-function runInOwnProcessGroup(): Promise<number> {
-  const inner = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
-    cwd: ROOT,
-    env: { ...process.env, [OWN_GROUP_ENV]: "1" },
-    stdio: ["ignore", "inherit", "inherit"],
-    detached: true,
-  });
-  let lastRelayedAt = Number.NEGATIVE_INFINITY;
-  const relaySignal = (signal: NodeJS.Signals) => {
-    // One Ctrl-C can arrive twice (from the terminal, then relayed by npm or tsx): a second
-    // signal would stop without draining, so repeats within a second count as one.
-    if (Date.now() - lastRelayedAt < REPEAT_SIGNAL_WINDOW_MS) return;
-    lastRelayedAt = Date.now();
-    inner.kill(signal === "SIGHUP" ? "SIGTERM" : signal);
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, relaySignal);
-  return new Promise((resolve) => {
-    inner.once("error", (error) => {
-      process.stderr.write(`cannot start the cluster: ${error.message}\n`);
-      resolve(1);
-    });
-    inner.once("exit", (code, signal) =>
-      resolve(code ?? (signal === null ? 1 : 128 + (constants.signals[signal] ?? 0))),
-    );
-  });
-}
-
-(process.env[OWN_GROUP_ENV] === "1" ? runCluster() : runInOwnProcessGroup()).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+launch(import.meta.url, "cluster", runCluster);

@@ -13,11 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { constants } from "node:os";
-import { isAbsolute, join, relative, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { isAbsolute, join, resolve } from "node:path";
 import {
   connectionSettingsFromEnv,
   DEFAULT_PREFIX,
@@ -34,20 +30,30 @@ import {
   type ReportPayload,
 } from "../../workers/handlers/examples.ts";
 import {
+  DemoProducer,
+  describeExit,
+  Launcher,
+  launch,
+  positiveNumber,
+  ROOT,
+  relay,
+  runUntilSignalled,
+  shown,
+  Tally,
+  UsageError,
+} from "./dev-support.ts";
+import {
   findNatsServerBinary,
   NATS_SERVER_INSTALL_HINT,
   NatsServer,
   waitForJetStream,
 } from "./nats-server.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const QUEUE = "default";
 const HANDLERS = "workers/handlers/examples.ts";
 const SUMMARY_EVERY_MS = 3000;
 /** Extra time the worker gets to exit after its own shutdown grace period, before SIGKILL. */
 const WORKER_EXIT_MARGIN_MS = 10_000;
-
-class UsageError extends Error {}
 
 interface DevSettings {
   natsUrl: string | undefined;
@@ -56,16 +62,6 @@ interface DevSettings {
   dataDir: string;
   prefix: string;
   workerGraceMs: number;
-}
-
-function positiveNumber(env: NodeJS.ProcessEnv, key: string): number | undefined {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`${key} must be a positive number, got "${raw}"`);
-  }
-  return value;
 }
 
 function readSettings(env: NodeJS.ProcessEnv): DevSettings {
@@ -80,126 +76,40 @@ function readSettings(env: NodeJS.ProcessEnv): DevSettings {
   };
 }
 
-/** A folder as the user would type it: relative when inside the current directory. */
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? path : rel;
-}
-
 function say(line: string): void {
   process.stdout.write(`[mesh] ${line}\n`);
 }
 
-/** Lifecycle events seen on `<prefix>.evt.*.*`, counted by type. */
-class Tally {
-  enqueued = 0;
-  readonly events = new Map<string, number>();
-
-  count(type: string): number {
-    return this.events.get(type) ?? 0;
-  }
-
-  line(): string {
-    const running = this.count("started") - this.count("completed") - this.count("failed");
-    return [
-      `enqueued=${this.enqueued}`,
-      `started=${this.count("started")}`,
-      `completed=${this.count("completed")}`,
-      `failed=${this.count("failed")}`,
-      `retried=${this.count("retrying")}`,
-      `dead=${this.count("dead")}`,
-      `running=${Math.max(0, running)}`,
-    ].join(" ");
-  }
-}
-
-/** The demo producer: enqueues `rate` jobs per second, cycling through the example jobs. */
-class DemoProducer {
-  #stopped = false;
-  #loop: Promise<void> | undefined;
-  #serial = 0;
-
-  constructor(
-    private readonly client: JetmeshClient,
-    private readonly rate: number,
-    private readonly tally: Tally,
-  ) {}
-
-  start(): void {
-    this.#loop = this.#run();
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    let owed = 0;
-    let lastError = "";
-    while (!this.#stopped) {
-      owed += this.rate;
-      const batch: JobToEnqueue[] = [];
-      for (; owed >= 1; owed--) batch.push(this.#next());
-      if (batch.length > 0) {
-        try {
-          await this.client.enqueueMany(batch);
-          this.tally.enqueued += batch.length;
-          lastError = "";
-        } catch (error) {
-          const message = (error as Error).message;
-          if (message !== lastError) say(`enqueue failed: ${message}`);
-          lastError = message;
-        }
-      }
-      for (let waited = 0; waited < 1000 && !this.#stopped; waited += 100) await sleep(100);
+/** email, payment, email, report, email, flaky, payment (every third payment is declined), … */
+function nextDemoJob(n: number): JobToEnqueue {
+  switch (n % 7) {
+    case 1:
+    case 3:
+    case 5: {
+      const email: EmailPayload = { to: `user${n}@example.com`, subject: `Welcome #${n}` };
+      return { queue: QUEUE, name: "email.send", payload: email };
     }
-  }
-
-  /** email, payment, email, report, email, flaky, payment (every third payment is declined), … */
-  #next(): JobToEnqueue {
-    const n = ++this.#serial;
-    switch (n % 7) {
-      case 1:
-      case 3:
-      case 5: {
-        const email: EmailPayload = { to: `user${n}@example.com`, subject: `Welcome #${n}` };
-        return { queue: QUEUE, name: "email.send", payload: email };
-      }
-      case 2:
-      case 0: {
-        const payment: PaymentPayload = {
-          orderId: `order-${n}`,
-          amountCents: 100 * (n % 50) + 99,
-          card: n % 3 === 0 ? DECLINED_CARD : "4242424242424242",
-        };
-        return { queue: QUEUE, name: "payment.charge", payload: payment };
-      }
-      case 4: {
-        const report: ReportPayload = { reportId: `report-${n}`, steps: 5 };
-        return { queue: QUEUE, name: "report.generate", payload: report };
-      }
-      default: {
-        const task: FlakyPayload = { failAttempts: 1 };
-        return { queue: QUEUE, name: "flaky.task", payload: task };
-      }
+    case 2:
+    case 0: {
+      const payment: PaymentPayload = {
+        orderId: `order-${n}`,
+        amountCents: 100 * (n % 50) + 99,
+        card: n % 3 === 0 ? DECLINED_CARD : "4242424242424242",
+      };
+      return { queue: QUEUE, name: "payment.charge", payload: payment };
+    }
+    case 4: {
+      const report: ReportPayload = { reportId: `report-${n}`, steps: 5 };
+      return { queue: QUEUE, name: "report.generate", payload: report };
+    }
+    default: {
+      const task: FlakyPayload = { failAttempts: 1 };
+      return { queue: QUEUE, name: "flaky.task", payload: task };
     }
   }
 }
 
-/** Copies a child's output to ours, one prefixed line at a time. */
-function relay(stream: NodeJS.ReadableStream | null, prefix: string): void {
-  if (stream === null) return;
-  createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) => {
-    process.stdout.write(`${prefix}${line}\n`);
-  });
-}
-
-function describeExit(child: ChildProcess): string {
-  return child.signalCode === null ? `code ${child.exitCode}` : `signal ${child.signalCode}`;
-}
-
-class Mesh {
+class Mesh extends Launcher {
   readonly tally = new Tally();
   #server: NatsServer | undefined;
   #client: JetmeshClient | undefined;
@@ -207,45 +117,11 @@ class Mesh {
   #workerClosed: Promise<void> = Promise.resolve();
   #producer: DemoProducer | undefined;
   #summaryTimer: NodeJS.Timeout | undefined;
-  #stopRequested = false;
-  #failed = false;
-  #requestStop: (reason: string) => void = () => {};
-  readonly #stopReason: Promise<string>;
-
   constructor(readonly settings: DevSettings) {
-    this.#stopReason = new Promise((resolve) => {
-      this.#requestStop = resolve;
-    });
+    super(say);
   }
 
-  get stopping(): boolean {
-    return this.#stopRequested;
-  }
-
-  /** Asks the mesh to stop; the first reason wins. */
-  stop(reason: string, failed = false): void {
-    if (failed) this.#failed = true;
-    if (this.#stopRequested) return;
-    this.#stopRequested = true;
-    this.#requestStop(reason);
-  }
-
-  /** Starts everything, runs until asked to stop, stops everything; resolves to the exit code. */
-  async run(): Promise<number> {
-    try {
-      await this.#start();
-      const reason = await this.#stopReason;
-      say(`stopping (${reason})`);
-    } catch (error) {
-      this.#failed = true;
-      say(`error: ${(error as Error).message}`);
-    } finally {
-      await this.#shutdown();
-    }
-    return this.#failed ? 1 : 0;
-  }
-
-  async #start(): Promise<void> {
+  protected async start(): Promise<void> {
     const { settings } = this;
     let url = settings.natsUrl;
     if (url === undefined) {
@@ -286,7 +162,7 @@ class Mesh {
     this.#spawnWorker(url);
     this.#banner(url, queue.stream);
 
-    this.#producer = new DemoProducer(client, settings.rate, this.tally);
+    this.#producer = new DemoProducer(client, settings.rate, this.tally, nextDemoJob, say);
     this.#producer.start();
     this.#summaryTimer = setInterval(() => say(`summary ${this.tally.line()}`), SUMMARY_EVERY_MS);
     if (settings.durationMs !== undefined) {
@@ -295,7 +171,7 @@ class Mesh {
   }
 
   #onEvent(event: LifecycleEvent): void {
-    this.tally.events.set(event.type, this.tally.count(event.type) + 1);
+    this.tally.record(event);
     if (event.type === "retrying") {
       say(
         `${event.name} ${event.jobId} attempt ${event.attempt} failed, retrying in ${event.retryInMs} ms: ${event.error?.message}`,
@@ -356,7 +232,7 @@ class Mesh {
     for (const line of lines) say(line);
   }
 
-  async #shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     if (this.#producer !== undefined) {
       await this.#producer.stop();
       say("producer stopped");
@@ -420,64 +296,7 @@ async function runMesh(): Promise<number> {
     process.stderr.write(`${error.message}\n`);
     return 1;
   }
-  const mesh = new Mesh(settings);
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      mesh.stop(`${signal}`);
-      return;
-    }
-    say(`${signal} again: stopping now without draining`);
-    mesh.killChildren();
-    process.exit(1);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("exit", () => mesh.killChildren());
-  return mesh.run();
+  return runUntilSignalled(new Mesh(settings), say);
 }
 
-/**
- * Ctrl-C in a terminal signals the whole foreground process group: nats-server would get it too
- * and stop at once, before the worker has drained. So the mesh runs in a process group of its own
- * (with nats-server and the worker under it), and this first process only relays signals to it.
- */
-function runInOwnProcessGroup(): Promise<number> {
-  const mesh = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], {
-    cwd: ROOT,
-    env: { ...process.env, [OWN_GROUP_ENV]: "1" },
-    stdio: ["ignore", "inherit", "inherit"],
-    detached: true,
-  });
-  let lastRelayedAt = Number.NEGATIVE_INFINITY;
-  const relaySignal = (signal: NodeJS.Signals) => {
-    // One Ctrl-C can arrive twice (from the terminal, then relayed by the tsx launcher), and a
-    // second signal makes the mesh stop without draining: repeats within a second are one press.
-    if (Date.now() - lastRelayedAt < REPEAT_SIGNAL_WINDOW_MS) return;
-    lastRelayedAt = Date.now();
-    // A closed terminal (SIGHUP) stops the mesh the ordinary way.
-    mesh.kill(signal === "SIGHUP" ? "SIGTERM" : signal);
-  };
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, relaySignal);
-  return new Promise((resolve) => {
-    mesh.once("error", (error) => {
-      process.stderr.write(`cannot start the mesh: ${error.message}\n`);
-      resolve(1);
-    });
-    mesh.once("exit", (code, signal) =>
-      resolve(code ?? (signal === null ? 1 : 128 + (constants.signals[signal] ?? 0))),
-    );
-  });
-}
-
-const OWN_GROUP_ENV = "JETMESH_DEV_OWN_GROUP";
-const REPEAT_SIGNAL_WINDOW_MS = 1000;
-
-(process.env[OWN_GROUP_ENV] === "1" ? runMesh() : runInOwnProcessGroup()).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
-  },
-);
+launch(import.meta.url, "mesh", runMesh);

@@ -145,3 +145,10 @@ test("schedule actions are audited with the schedule and its queue", async () =>
     all.entries.some((e) => e.action === "schedules.delete" && e.target.scheduleId === "nightly-report"),
   );
 });
+
+test("a pause length the CLI cannot read is a usage error that says what to write", async () => {
+  const result = await cli("pause", mesh.queue, "--for", "15 minutes");
+  assert.equal(result.code, 2);
+  assert.match(result.stderr + result.stdout, /cannot read the pause length "15 minutes"/);
+  assert.match(result.stderr + result.stdout, /15m/);
+});

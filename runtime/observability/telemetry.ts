@@ -1,6 +1,7 @@
-// OpenTelemetry for the worker process: when the standard OTEL_* variables ask for an exporter,
-// start the Node SDK (it reads them itself). Loaded lazily: without them nothing is set up and
-// the library's tracing stays a no-op.
+// OpenTelemetry for jetmesh's processes (worker, control plane): when the standard OTEL_*
+// variables ask for an exporter, start the Node SDK (it reads them itself). The SDK is imported
+// only then: without them nothing is loaded or set up, and the library's tracing (which uses
+// @opentelemetry/api alone) stays a no-op.
 import type { Logger } from "pino";
 
 export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {
