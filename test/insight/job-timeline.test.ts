@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ControlPlane, JobLookup } from "../../control-plane/index.ts";
 import { buildTimeline } from "../../control-plane/insight/job-timeline.ts";
-import { call, runCli, startControlPlane } from "../control-plane/support.ts";
+import { runCli, startControlPlane } from "../control-plane/support.ts";
 import { scrape } from "../observability/scrape.ts";
 import { type MeshBundle, setupMesh, WorkerProcess, waitFor } from "../support/harness.ts";
 
@@ -29,8 +29,10 @@ test("a job failing twice then succeeding has a timeline whose parts add up to i
   // The fixture fails attempts 1 and 2 and backs off 500 ms, then 1 s.
   const { jobId } = await mesh.client.enqueue(mesh.queue, "flaky", { failUntil: 3 });
   const job = await waitFor(async () => {
-    const found = await call<JobLookup>(cp, "jobs.get", { jobId });
-    return found.timeline?.outcome === "completed" && found.timeline.attempts.length === 3
+    // Between its ack and the recording of its outcome a finished job is briefly found nowhere.
+    const reply = await cp.call("jobs.get", { jobId });
+    const found = reply.ok ? (reply.data as JobLookup) : undefined;
+    return found?.timeline?.outcome === "completed" && found.timeline.attempts.length === 3
       ? found
       : undefined;
   }, "the completed job's timeline");
