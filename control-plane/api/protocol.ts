@@ -87,7 +87,8 @@ export interface QueueRates {
   timeToFullMs: number | null;
 }
 
-export interface QueueView {
+/** What JetStream itself says of a queue, plus the rates this replica derived from it. */
+export interface QueueFacts {
   queue: string;
   stream: string;
   /** Jobs in the queue: waiting plus in flight (the stream's message count). */
@@ -107,6 +108,9 @@ export interface QueueView {
   oldestJobAgeMs: number | null;
   /** Null until the service has two samples far enough apart. */
   rates: QueueRates | null;
+}
+
+export interface QueueView extends QueueFacts {
   pause: QueuePauseState;
   /** From heartbeats of alive and late workers. */
   workers: { serving: number; paused: number; concurrency: number; running: number };

@@ -1,26 +1,16 @@
 // Purge dead letters by the same filters as retry. A filter of queue and job name only is one
 // stream purge by subject; anything finer deletes the matching messages one by one.
 import type { DeadLetterPurgeResult } from "../api/protocol.ts";
-import { isEmptyFilter, isSubjectOnly, subjectFilter } from "../dead-letters/dead-letter.ts";
-import { readFilter } from "../dead-letters/filter.ts";
+import { isSubjectOnly, subjectFilter } from "../dead-letters/dead-letter.ts";
+import { readBulkFilter } from "../dead-letters/filter.ts";
 import { matchDeadLetters } from "../dead-letters/queries.ts";
-import { ApiError } from "../errors.ts";
-import { optionalBoolean } from "../validate.ts";
 import type { CommandContext } from "./context.ts";
 
 export async function purgeDeadLetters(
   ctx: CommandContext,
   body: Record<string, unknown>,
 ): Promise<DeadLetterPurgeResult> {
-  const filter = readFilter(body);
-  const all = optionalBoolean(body, "all");
-  const dryRun = optionalBoolean(body, "dryRun");
-  if (isEmptyFilter(filter) && !all)
-    throw new ApiError(
-      "FILTER_REQUIRED",
-      "purging needs a filter (seq, job id, queue, name, error class, reason, time range)",
-      "pass --all to purge every dead letter",
-    );
+  const { filter, dryRun } = readBulkFilter(body, "purging");
   const { mesh } = ctx;
   const dlq = mesh.subjects.deadLetterStream();
   if (!(await mesh.streamExists(dlq))) return { matched: 0, purged: 0, dryRun };

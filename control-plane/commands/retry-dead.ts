@@ -6,11 +6,9 @@
 import { headers as createHeaders } from "@nats-io/transport-node";
 import { Header } from "../../runtime/index.ts";
 import type { DeadLetterRetryResult } from "../api/protocol.ts";
-import { isEmptyFilter, parseDeadLetterSubject, summarize } from "../dead-letters/dead-letter.ts";
-import { readFilter } from "../dead-letters/filter.ts";
+import { parseDeadLetterSubject, summarize } from "../dead-letters/dead-letter.ts";
+import { readBulkFilter } from "../dead-letters/filter.ts";
 import { getStored, matchDeadLetters } from "../dead-letters/queries.ts";
-import { ApiError } from "../errors.ts";
-import { optionalBoolean } from "../validate.ts";
 import type { CommandContext } from "./context.ts";
 
 /** Headers a retried job must not carry: the failure record, and what would make the publish fail. */
@@ -40,15 +38,7 @@ export async function retryDeadLetters(
   ctx: CommandContext,
   body: Record<string, unknown>,
 ): Promise<DeadLetterRetryResult> {
-  const filter = readFilter(body);
-  const all = optionalBoolean(body, "all");
-  const dryRun = optionalBoolean(body, "dryRun");
-  if (isEmptyFilter(filter) && !all)
-    throw new ApiError(
-      "FILTER_REQUIRED",
-      "retrying needs a filter (seq, job id, queue, name, error class, reason, time range)",
-      "pass --all to retry every dead letter",
-    );
+  const { filter, dryRun } = readBulkFilter(body, "retrying");
   const matched = await matchDeadLetters(ctx, filter);
   const result: DeadLetterRetryResult = { matched: matched.letters.length, retried: [], failed: [], dryRun };
   if (dryRun) return result;

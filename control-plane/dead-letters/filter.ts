@@ -1,8 +1,9 @@
 // Reads a dead-letter filter from a request: queue, job name, error class, dead reason, job id,
 // time range and sequences, each checked so a typo fails loudly instead of matching nothing.
 import type { DeadLetterFilter } from "../api/protocol.ts";
-import { invalid } from "../errors.ts";
-import { optionalString } from "../validate.ts";
+import { ApiError, invalid } from "../errors.ts";
+import { optionalBoolean, optionalString } from "../validate.ts";
+import { isEmptyFilter } from "./dead-letter.ts";
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 const JOB_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -38,4 +39,22 @@ export function readFilter(body: Record<string, unknown>): DeadLetterFilter {
     filter.seqs = seqs as number[];
   }
   return filter;
+}
+
+/**
+ * The filter of a retry or purge, and whether it is a dry run. An empty filter would act on every
+ * dead letter, so it takes an explicit `all`.
+ */
+export function readBulkFilter(
+  body: Record<string, unknown>,
+  doing: "retrying" | "purging",
+): { filter: DeadLetterFilter; dryRun: boolean } {
+  const filter = readFilter(body);
+  if (isEmptyFilter(filter) && !optionalBoolean(body, "all"))
+    throw new ApiError(
+      "FILTER_REQUIRED",
+      `${doing} needs a filter (seq, job id, queue, name, error class, reason, time range)`,
+      `pass --all to ${doing === "retrying" ? "retry" : "purge"} every dead letter`,
+    );
+  return { filter, dryRun: optionalBoolean(body, "dryRun") };
 }

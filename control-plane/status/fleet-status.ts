@@ -5,6 +5,7 @@ import type {
   CommandRecord,
   FleetStatus,
   QueueDetail,
+  QueueFacts,
   QueuePauseState,
   QueueView,
   WorkerView,
@@ -13,7 +14,7 @@ import { unknownQueue } from "../errors.ts";
 import type { Mesh } from "../mesh.ts";
 import { type ControlRecord, readControlRecords } from "./control-records.ts";
 import type { HeartbeatAggregator } from "./heartbeat-aggregator.ts";
-import type { QueueFacts, QueueStats } from "./queue-stats.ts";
+import type { QueueStats } from "./queue-stats.ts";
 
 export class FleetStatusView {
   constructor(

@@ -2,22 +2,8 @@
 // job), plus rates derived from samples this replica keeps over a sliding window.
 import type { StreamInfo } from "@nats-io/jetstream";
 import { Header } from "../../runtime/index.ts";
-import type { QueueRates } from "../api/protocol.ts";
+import type { QueueFacts, QueueRates } from "../api/protocol.ts";
 import { isNotFound, type Mesh } from "../mesh.ts";
-
-export interface QueueFacts {
-  queue: string;
-  stream: string;
-  backlog: number;
-  pending: number;
-  inFlight: number;
-  redelivered: number;
-  dead: number;
-  maxInFlight: number;
-  oldestJobAt: number | null;
-  oldestJobAgeMs: number | null;
-  rates: QueueRates | null;
-}
 
 /** What the metrics export of a queue: its facts plus what the API does not show. */
 export interface QueueSnapshot extends QueueFacts {

@@ -37,7 +37,6 @@ import {
   ROOT,
   relay,
   running,
-  runUntilSignalled,
   shown,
   Tally,
   UsageError,
@@ -403,16 +402,4 @@ class Cluster extends Launcher {
   }
 }
 
-async function runCluster(): Promise<number> {
-  let settings: DevSettings;
-  try {
-    settings = readSettings(process.env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 1;
-  }
-  return runUntilSignalled(new Cluster(settings), say);
-}
-
-launch(import.meta.url, "cluster", runCluster);
+launch(import.meta.url, "cluster", { readSettings, create: (settings) => new Cluster(settings), say });

@@ -169,11 +169,30 @@ export abstract class Launcher {
   abstract killChildren(): void;
 }
 
+/** How to build a launcher: its settings from the environment (a UsageError for a bad one). */
+export interface LauncherSpec<S> {
+  readSettings(env: NodeJS.ProcessEnv): S;
+  create(settings: S): Launcher;
+  say(line: string): void;
+}
+
+async function runLauncher<S>(spec: LauncherSpec<S>): Promise<number> {
+  let settings: S;
+  try {
+    settings = spec.readSettings(process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  return runUntilSignalled(spec.create(settings), spec.say);
+}
+
 /**
  * Runs a launcher under SIGINT/SIGTERM: the first signal stops it the ordinary way (drain, then
  * servers); a second one kills what it started and exits at once.
  */
-export function runUntilSignalled(launcher: Launcher, say: (line: string) => void): Promise<number> {
+function runUntilSignalled(launcher: Launcher, say: (line: string) => void): Promise<number> {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -200,8 +219,8 @@ const REPEAT_SIGNAL_WINDOW_MS = 1000;
  * own (with everything it starts), and the first process (this entry, re-run with a marker in its
  * environment) only relays signals to it. Exits with the launcher's exit code.
  */
-export function launch(entry: string, what: string, runLauncher: () => Promise<number>): void {
-  (process.env[OWN_GROUP_ENV] === "1" ? runLauncher() : relayToOwnGroup(entry, what)).then(
+export function launch<S>(entry: string, what: string, spec: LauncherSpec<S>): void {
+  (process.env[OWN_GROUP_ENV] === "1" ? runLauncher(spec) : relayToOwnGroup(entry, what)).then(
     (code) => process.exit(code),
     (error: unknown) => {
       process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);

@@ -37,10 +37,8 @@ import {
   positiveNumber,
   ROOT,
   relay,
-  runUntilSignalled,
   shown,
   Tally,
-  UsageError,
 } from "./dev-support.ts";
 import {
   findNatsServerBinary,
@@ -287,16 +285,4 @@ class Mesh extends Launcher {
   }
 }
 
-async function runMesh(): Promise<number> {
-  let settings: DevSettings;
-  try {
-    settings = readSettings(process.env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    return 1;
-  }
-  return runUntilSignalled(new Mesh(settings), say);
-}
-
-launch(import.meta.url, "mesh", runMesh);
+launch(import.meta.url, "mesh", { readSettings, create: (settings) => new Mesh(settings), say });
