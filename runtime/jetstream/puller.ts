@@ -34,6 +34,8 @@ export class Puller {
   #lastHeard = Date.now();
   #watchdog: NodeJS.Timeout | undefined;
   #onChange: () => void = () => {};
+  /** Drains of abandoned subscriptions: jobs may still arrive on them until these settle. */
+  readonly #draining = new Set<Promise<void>>();
 
   constructor(nc: NatsConnection, options: PullerOptions) {
     this.#nc = nc;
@@ -96,14 +98,22 @@ export class Puller {
     if (old === undefined) return;
     this.#inbox = createInbox();
     this.#subscription = this.#subscribe();
-    old.drain().catch(() => {});
+    const draining = old.drain().catch(() => {});
+    this.#draining.add(draining);
+    void draining.finally(() => this.#draining.delete(draining));
   }
 
-  close(): void {
+  /**
+   * Stops receiving; resolves once abandoned subscriptions have drained, so every job sent to
+   * them has reached onDelivery (a worker must not close its connection before it has handed
+   * them back: a job arriving during the close ran twice).
+   */
+  async close(): Promise<void> {
     this.#requests = [];
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    await Promise.all([...this.#draining]);
   }
 
   #subscribe(): Subscription {

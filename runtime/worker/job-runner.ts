@@ -269,7 +269,7 @@ export class JobRunner {
    * closes its connection: a copy stored whose original was never acknowledged would run twice.
    */
   async handBacksSettled(): Promise<void> {
-    await Promise.allSettled([...this.#handingBack]);
+    while (this.#handingBack.size > 0) await Promise.allSettled([...this.#handingBack]);
   }
 
   async #deadLetterExhausted(msg: Delivery, envelope: JobEnvelope, maxAttempts: number): Promise<void> {
