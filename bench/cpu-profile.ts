@@ -14,6 +14,7 @@ import { Session } from "node:inspector/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { NatsServer } from "../deploy/local/nats-server.ts";
 import {
   connectNats,
@@ -43,6 +44,23 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT_DIR = fileURLToPath(new URL("./results/", import.meta.url));
 const JOB_NAME = "noop";
 const WINDOW = 1_000;
+
+/**
+ * Counts the connection's socket writes: each is a system call, and on loopback the largest single
+ * cost per job, so how many jobs' acks share one write explains much of a drain rate.
+ */
+function countSocketWrites(nc: NatsConnection): { count: number } {
+  // nats-core keeps its transport private; the profiler may look inside, the runtime never does.
+  const transport = (nc as unknown as { protocol: { transport: { send(frame: Uint8Array): void } } }).protocol
+    .transport;
+  const counter = { count: 0 };
+  const send = transport.send.bind(transport);
+  transport.send = (frame) => {
+    counter.count++;
+    send(frame);
+  };
+  return counter;
+}
 
 interface ProfileNode {
   id: number;
@@ -282,6 +300,7 @@ async function main(): Promise<void> {
       const serverCpu = processCpuSeconds(server.pid);
       const selfCpu = process.cpuUsage();
       const statsBefore = workerConnection.stats();
+      const writes = countSocketWrites(workerConnection);
       await session.post("Profiler.start");
       if (opts.alloc) await startAllocationSampling(session);
       const start = performance.now();
@@ -317,7 +336,8 @@ async function main(): Promise<void> {
       connectionLine =
         `worker connection per job: ${((stats.outMsgs - statsBefore.outMsgs) / opts.messages).toFixed(2)} messages out, ` +
         `${((stats.inMsgs - statsBefore.inMsgs) / opts.messages).toFixed(2)} in, ` +
-        `${((stats.outBytes - statsBefore.outBytes) / opts.messages).toFixed(0)} bytes out`;
+        `${((stats.outBytes - statsBefore.outBytes) / opts.messages).toFixed(0)} bytes out, ` +
+        `${(writes.count / opts.messages).toFixed(2)} socket writes`;
       cpu = { self: process.cpuUsage(selfCpu), server: processCpuSeconds(server.pid) - serverCpu };
     } else {
       await enqueueAll(client, queue, WINDOW, opts.payload.value, opts.payload.options);

@@ -3,7 +3,7 @@
 import type { ScenarioOutcome } from "./report.ts";
 import { summarize } from "./stats.ts";
 
-const JETMESH_SYSTEMS = ["jetmesh", "jetmesh-noevents", "jetmesh-prefetch"];
+const JETMESH_SYSTEMS = ["jetmesh", "jetmesh-noevents", "jetmesh-noprefetch"];
 
 interface TargetRow {
   target: string;

@@ -17,7 +17,7 @@ export interface WorkerProcessConfig {
   queues: string[];
   handlerModules: string[];
   concurrency: number;
-  prefetch: number;
+  prefetch: number | "auto";
   maxPayloadBytes: number;
   shutdownGraceMs: number;
   events: boolean;
@@ -52,12 +52,12 @@ function positiveInteger(env: NodeJS.ProcessEnv, key: string, fallback: number):
   return value;
 }
 
-function nonNegativeInteger(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return fallback;
+function prefetchSetting(env: NodeJS.ProcessEnv): number | "auto" {
+  const raw = env.JETMESH_PREFETCH;
+  if (raw === undefined || raw === "" || raw === "auto") return WORKER_DEFAULTS.prefetch;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new ConfigError(`${key} must be a whole number, 0 or more, got "${raw}"`);
+    throw new ConfigError(`JETMESH_PREFETCH must be "auto" or a whole number, 0 or more, got "${raw}"`);
   }
   return value;
 }
@@ -96,7 +96,7 @@ export function readWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerPr
     queues: list(env.JETMESH_QUEUES, ["default"]),
     handlerModules: handlerModules(env),
     concurrency: positiveInteger(env, "JETMESH_CONCURRENCY", WORKER_DEFAULTS.concurrency),
-    prefetch: nonNegativeInteger(env, "JETMESH_PREFETCH", WORKER_DEFAULTS.prefetch),
+    prefetch: prefetchSetting(env),
     maxPayloadBytes: positiveInteger(env, "JETMESH_MAX_PAYLOAD_BYTES", WORKER_DEFAULTS.maxPayloadBytes),
     shutdownGraceMs: positiveInteger(env, "JETMESH_SHUTDOWN_GRACE_MS", WORKER_DEFAULTS.shutdownGraceMs),
     events: !["0", "false", "off", "no"].includes((env.JETMESH_EVENTS ?? "").toLowerCase()),

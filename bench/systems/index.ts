@@ -5,6 +5,6 @@
 import { bullmq } from "../baselines/bullmq.ts";
 import { rawJetStream } from "../baselines/raw-jetstream.ts";
 import type { System } from "../scenario.ts";
-import { jetmesh, jetmeshNoEvents, jetmeshPrefetch } from "./jetmesh.ts";
+import { jetmesh, jetmeshNoEvents, jetmeshNoPrefetch } from "./jetmesh.ts";
 
-export const SYSTEMS: System[] = [rawJetStream, bullmq, jetmesh, jetmeshNoEvents, jetmeshPrefetch];
+export const SYSTEMS: System[] = [rawJetStream, bullmq, jetmesh, jetmeshNoEvents, jetmeshNoPrefetch];

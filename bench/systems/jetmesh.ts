@@ -5,7 +5,7 @@
 //
 // Three systems: `jetmesh` as it ships (lifecycle events on, the default), `jetmesh-noevents`
 // (events: false), so the cost of the events shows as the gap between them, and
-// `jetmesh-prefetch` (prefetch: 1, drains only). The others run only the worker-side scenarios:
+// `jetmesh-noprefetch` (prefetch: 0 instead of "auto", drains only). The others run only the worker-side scenarios:
 // enqueueing is the same code in all.
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import {
@@ -42,7 +42,7 @@ const JOB_NAME = "noop";
 /** What distinguishes the jetmesh systems: the worker options they set. */
 interface Variant {
   events: boolean;
-  prefetch?: number;
+  prefetch?: number | "auto";
 }
 /** The baseline's 14-byte `{"job":"noop"}`, as a value the client encodes (MessagePack: 10 bytes). */
 const NOOP_PAYLOAD = { job: "noop" };
@@ -122,7 +122,7 @@ function startWorker(
     queues: [queue],
     concurrency,
     events: variant.events,
-    prefetch: variant.prefetch ?? 0,
+    prefetch: variant.prefetch ?? "auto",
     jobs: [
       defineJob({
         name: JOB_NAME,
@@ -321,9 +321,9 @@ export const jetmeshNoEvents: System = {
   memory: (ctx, params) => memory(ctx, params, false),
 };
 
-/** As it ships, with `prefetch: 1`: what the opt-in prefetch gives, in the drain scenarios. */
-export const jetmeshPrefetch: System = {
-  name: "jetmesh-prefetch",
+/** As it ships but with `prefetch: 0`: what the adaptive prefetch gives, in the drain scenarios. */
+export const jetmeshNoPrefetch: System = {
+  name: "jetmesh-noprefetch",
   needs: ["nats"],
-  drain: (ctx, params) => drain(ctx, params, { events: true, prefetch: 1 }),
+  drain: (ctx, params) => drain(ctx, params, { events: true, prefetch: 0 }),
 };

@@ -1,8 +1,8 @@
-// Pulls jobs of one queue, by default never more than there are free slots: a worker holds only
-// jobs it is running, so a crash strands no prefetched jobs and no worker hoards the queue's
-// MaxAckPending. An opt-in prefetch asks for a few more, so the next job is already here when a
-// slot frees (at low concurrency a pull round trip per job is most of the time); they wait in a
-// buffer under a lease like running jobs, and are handed back on pause and stop.
+// Pulls jobs of one queue for its free slots, and a few more when jobs are short: then the next
+// job is already here when a slot frees, because for a job of a millisecond the pull round trip
+// is most of the time. Long jobs are never prefetched: a job waiting in one worker's buffer
+// behind a long one could have run at once in an idle worker (Celery's prefetch trap). Buffered
+// jobs wait under a lease like running ones, and are handed back on pause and stop.
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Delivery } from "../jetstream/delivery.ts";
@@ -14,8 +14,11 @@ export interface FetcherOptions {
   stream: string;
   consumer: string;
   concurrency: number;
-  /** Jobs pulled beyond the free slots, to wait in a buffer. @default 0 */
-  prefetch?: number;
+  /**
+   * Jobs pulled beyond the free slots, to wait in a buffer; "auto" prefetches a quarter of the
+   * concurrency while the queue's jobs are short, none while they are long. @default "auto"
+   */
+  prefetch?: number | "auto";
   /** Renews the leases of buffered jobs along with running ones. */
   leases: LeaseKeeper;
   /** Runs one job; the slot is freed when the promise settles. */
@@ -28,10 +31,19 @@ export interface FetcherOptions {
 /** Pull requests waiting on the server at once; more would only add server load. */
 const MAX_PULL_REQUESTS = 2;
 /**
- * A buffered job whose lease was last renewed longer ago than this is renewed once more as it
- * starts, so the runner's lease, which starts then, is not ahead of the server's ack wait.
+ * A buffered job whose lease was last renewed longer ago than this share of the ack wait is
+ * renewed once more as it starts: the runner's lease starts then, and must not be ahead of the
+ * server's clock by more than the slack its renewals leave (a job started 0.9 s after its last
+ * renewal on a 2 s ack wait was once run twice under load).
  */
-const RENEW_ON_START_MS = 1000;
+const RENEW_ON_START_SHARE = 1 / 10;
+/**
+ * "auto" prefetches while the average job runs at most this long: a buffered job then waits at
+ * most about this long for its slot, where a pull round trip (which prefetch saves) is ~0.3-1 ms.
+ */
+const SHORT_JOB_MS = 10;
+/** Weight of the newest run time in the average: about the last 30 jobs count. */
+const RUN_TIME_WEIGHT = 1 / 16;
 
 interface Buffered {
   delivery: Delivery;
@@ -45,12 +57,18 @@ export class Fetcher {
   #idle: (() => void) | undefined;
   readonly #batchThreshold: number;
   readonly #puller: Puller;
-  readonly #prefetch: number;
+  /** The fixed prefetch, or undefined for "auto". */
+  readonly #fixedPrefetch: number | undefined;
+  readonly #autoPrefetch: number;
+  /** Moving average of how long a job takes here; starts long, so nothing is prefetched blind. */
+  #averageRunMs = Number.POSITIVE_INFINITY;
   /** Prefetched jobs waiting for a slot, oldest first. */
   #buffer: Buffered[] = [];
 
   constructor(private readonly options: FetcherOptions) {
-    this.#prefetch = options.prefetch ?? 0;
+    const prefetch = options.prefetch ?? "auto";
+    this.#fixedPrefetch = prefetch === "auto" ? undefined : prefetch;
+    this.#autoPrefetch = Math.ceil(options.concurrency / 4);
     this.#batchThreshold = Math.max(1, Math.floor(options.concurrency / 4));
     this.#puller = new Puller(options.nc, {
       stream: options.stream,
@@ -70,6 +88,12 @@ export class Fetcher {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Jobs to hold beyond the free slots now. */
+  get prefetch(): number {
+    if (this.#fixedPrefetch !== undefined) return this.#fixedPrefetch;
+    return this.#averageRunMs <= SHORT_JOB_MS ? this.#autoPrefetch : 0;
   }
 
   start(): void {
@@ -99,17 +123,13 @@ export class Fetcher {
         this.#idle = resolve;
       });
     }
-    this.#puller.close();
+    await this.#puller.close();
   }
 
   #maybePull(): void {
     if (this.#stopped || this.#paused) return;
     const free =
-      this.options.concurrency +
-      this.#prefetch -
-      this.#running -
-      this.#buffer.length -
-      this.#puller.requested;
+      this.options.concurrency + this.prefetch - this.#running - this.#buffer.length - this.#puller.requested;
     if (free <= 0 || this.#puller.pendingRequests >= MAX_PULL_REQUESTS) return;
     // With a request already waiting, top up only in batches: a request per freed slot costs more than it gains.
     if (this.#puller.pendingRequests > 0 && free < this.#batchThreshold) return;
@@ -134,8 +154,10 @@ export class Fetcher {
       return;
     }
     this.#running++;
+    const startedAt = performance.now();
     this.options.dispatch(delivery).finally(() => {
       this.#running--;
+      this.#recordRunTime(performance.now() - startedAt);
       const next = this.#stopped || this.#paused ? undefined : this.#buffer.shift();
       if (next !== undefined) this.#start(next);
       else if (this.#running === 0) this.#idle?.();
@@ -143,10 +165,16 @@ export class Fetcher {
     });
   }
 
+  #recordRunTime(ms: number): void {
+    const average = this.#averageRunMs;
+    this.#averageRunMs =
+      average === Number.POSITIVE_INFINITY ? ms : average + (ms - average) * RUN_TIME_WEIGHT;
+  }
+
   #start({ delivery, lease }: Buffered): void {
     const renewedAt = lease.renewedAt;
     this.options.leases.release(lease);
-    if (Date.now() - renewedAt > RENEW_ON_START_MS) delivery.working();
+    if (Date.now() - renewedAt > this.options.leases.ackWaitMs * RENEW_ON_START_SHARE) delivery.working();
     this.#run(delivery);
   }
 

@@ -21,7 +21,7 @@ export class LeaseKeeper {
    * @param now clock, injectable for tests
    */
   constructor(
-    private readonly ackWaitMs: number,
+    readonly ackWaitMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -40,11 +40,12 @@ export interface WorkerOptions {
   concurrency?: number;
   /**
    * Jobs of one queue pulled beyond the free slots, to start as soon as one frees (a pull round
-   * trip saved per job at low concurrency). They count against the queue's fleet-wide
-   * concurrency while they wait, and a crash strands them for an ack wait and charges them an
-   * attempt (docs/configuration.md). @default 0
+   * trip saved per job). "auto" prefetches a quarter of the concurrency while the queue's jobs
+   * average 10 ms or less, and none for longer jobs. Prefetched jobs count against the queue's
+   * fleet-wide concurrency while they wait, and a crash strands them for an ack wait and charges
+   * them an attempt (docs/configuration.md). @default "auto"
    */
-  prefetch?: number;
+  prefetch?: number | "auto";
   /** Payloads larger than this are dead-lettered unread. @default 1048576 */
   maxPayloadBytes?: number;
   /** How long close() lets running jobs finish before handing them back. @default 30000 */
@@ -62,7 +63,7 @@ export interface WorkerOptions {
 
 export const WORKER_DEFAULTS = {
   concurrency: 10,
-  prefetch: 0,
+  prefetch: "auto",
   maxPayloadBytes: 1024 * 1024,
   shutdownGraceMs: 30_000,
 } as const;
@@ -107,8 +108,11 @@ export class Worker {
       throw new JetmeshError("INVALID_OPTIONS", `concurrency must be a positive integer, got ${concurrency}`);
     }
     const prefetch = options.prefetch ?? WORKER_DEFAULTS.prefetch;
-    if (!Number.isSafeInteger(prefetch) || prefetch < 0) {
-      throw new JetmeshError("INVALID_OPTIONS", `prefetch must be a non-negative integer, got ${prefetch}`);
+    if (prefetch !== "auto" && (!Number.isSafeInteger(prefetch) || prefetch < 0)) {
+      throw new JetmeshError(
+        "INVALID_OPTIONS",
+        `prefetch must be "auto" or a non-negative integer, got ${prefetch}`,
+      );
     }
     const jobs = new Map<string, JobDefinition>();
     for (const job of options.jobs) {

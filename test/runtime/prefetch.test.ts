@@ -60,6 +60,6 @@ test("with prefetch 1 a worker of concurrency 1 holds two jobs; pause hands the 
 test("prefetch must be a non-negative integer", async () => {
   await assert.rejects(
     Worker.start({ connection: mesh.nc, queues: [mesh.queue], jobs: [], prefetch: -1 }),
-    /prefetch must be a non-negative integer/,
+    /prefetch must be "auto" or a non-negative integer/,
   );
 });

@@ -40,7 +40,7 @@ describe("readWorkerConfig", () => {
       queues: ["default"],
       handlerModules: EXAMPLE_HANDLER_MODULES,
       concurrency: WORKER_DEFAULTS.concurrency,
-      prefetch: 0,
+      prefetch: "auto",
       maxPayloadBytes: WORKER_DEFAULTS.maxPayloadBytes,
       shutdownGraceMs: WORKER_DEFAULTS.shutdownGraceMs,
       events: true,
@@ -85,8 +85,17 @@ describe("readWorkerConfig", () => {
     });
     assert.deepEqual(config.queues, ["default"]);
     assert.equal(config.concurrency, WORKER_DEFAULTS.concurrency);
-    assert.equal(config.prefetch, 0, "no prefetch unless asked for");
+    assert.equal(config.prefetch, "auto", "prefetch adapts to the jobs unless set");
     assert.equal(config.prefix, DEFAULT_PREFIX);
+  });
+
+  test('JETMESH_PREFETCH takes "auto" or a whole number; 0 turns prefetch off', () => {
+    assert.equal(readWorkerConfig({ ...HANDLERS, JETMESH_PREFETCH: "auto" }).prefetch, "auto");
+    assert.equal(readWorkerConfig({ ...HANDLERS, JETMESH_PREFETCH: "0" }).prefetch, 0);
+    assert.throws(
+      () => readWorkerConfig({ ...HANDLERS, JETMESH_PREFETCH: "-1" }),
+      /JETMESH_PREFETCH must be "auto" or a whole number, 0 or more, got "-1"/,
+    );
   });
 
   for (const bad of ["ten", "0", "-3", "2.5", "1e100"]) {
