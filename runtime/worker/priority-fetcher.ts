@@ -168,6 +168,7 @@ export class PriorityFetcher {
 
   /** A pull request of a lane ended: learn from how it ended, then hand out slots again. */
   ended(lane: QueueLane, request: PullRequest | undefined): void {
+    lane.settleIdle();
     if (request === undefined) {
       // All requests were dropped (reconnect): whether the queue has jobs is unknown, so ask.
       lane.watching = false;
@@ -195,7 +196,7 @@ export class PriorityFetcher {
     lane.options.dispatch(delivery).finally(() => {
       lane.running--;
       this.#running--;
-      if (lane.running === 0) lane.settleIdle();
+      lane.settleIdle();
       this.plan();
     });
   }
@@ -285,7 +286,10 @@ class QueueLane implements QueueFetcher {
   /** Stops taking slots (running jobs finish, a held one is handed back); resume() continues. */
   pause(): void {
     this.#paused = true;
-    this.#forgetRequests();
+    // Unlike stop(), nothing waits for the pulls on their way: what they bring is handed back.
+    this.#puller.abandonRequests();
+    this.watching = false;
+    this.handBackHeld();
     this.pool.plan();
   }
 
@@ -295,10 +299,17 @@ class QueueLane implements QueueFetcher {
     this.pool.plan();
   }
 
+  /**
+   * Stops taking slots and resolves once no job runs. No-wait pulls on their way are let end (a
+   * round trip) rather than abandoned, so what they bring is handed back before the worker
+   * waits for its hand-backs; a waiting pull is abandoned, as it could wait for its expiry.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.#forgetRequests();
-    if (this.running > 0) {
+    if (this.watching) this.#puller.abandonRequests();
+    this.watching = false;
+    this.handBackHeld();
+    if (!this.#isIdle()) {
       await new Promise<void>((resolve) => {
         this.#idle = resolve;
       });
@@ -306,13 +317,12 @@ class QueueLane implements QueueFetcher {
     this.#puller.close();
   }
 
-  settleIdle(): void {
-    this.#idle?.();
+  #isIdle(): boolean {
+    return this.running === 0 && this.#puller.pendingRequests === 0;
   }
 
-  #forgetRequests(): void {
-    this.#puller.abandonRequests();
-    this.watching = false;
-    this.handBackHeld();
+  /** A job finished or a pull ended: a stopping lane may now be done. */
+  settleIdle(): void {
+    if (this.stopped && this.#isIdle()) this.#idle?.();
   }
 }

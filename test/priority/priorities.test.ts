@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
   defineJob,
+  type Heartbeat,
   JetmeshClient,
   type LifecycleEvent,
   type PriorityOption,
@@ -71,7 +72,7 @@ async function startWorker(
     priority,
     concurrency,
     jobs: [defineJob({ name: "work", run: (_payload, ctx) => run(ctx.queue, ctx.id) })],
-    events: true,
+    heartbeatIntervalMs: 200,
   });
   workers.push(worker);
   return worker;
@@ -192,10 +193,29 @@ test("a paused high queue does not hold back the low one; resumed, it comes firs
     await new Promise((resolve) => setImmediate(resolve));
     log.finished();
   });
+  const heartbeats: Heartbeat[] = [];
+  client.nc.subscribe(`jetmesh.hb.${worker.id}`, {
+    callback: (_error, msg) => {
+      heartbeats.push(msg.json<Heartbeat>());
+    },
+  });
   worker.pause(high);
   await fill(high, "work", 20);
   await fill(low, "work", 400);
   await waitFor(() => log.starts.length >= 20, "low jobs to start while high is paused");
+  // The heartbeat shows each queue's own running jobs against the budget they share.
+  const beat = await waitFor(
+    () => heartbeats.find((h) => h.queues.find((q) => q.queue === high)?.paused),
+    "a heartbeat with the high queue paused",
+  );
+  assert.deepEqual(
+    beat.queues.map((q) => [q.queue, q.concurrency, q.paused]),
+    [
+      [high, concurrency, true],
+      [low, concurrency, false],
+    ],
+  );
+  assert.ok(beat.queues.reduce((sum, q) => sum + q.running, 0) <= concurrency);
   worker.resume(high);
   const mark = log.starts.length;
   assert.deepEqual(new Set(log.queuesInOrder()), new Set([low]), "only low jobs ran while high was paused");
