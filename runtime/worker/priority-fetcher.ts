@@ -4,6 +4,7 @@
 // request for a single job; a queue with jobs is asked, with a no-wait pull, only for the slots
 // it was given. A job that arrives while every slot is busy is held (at most one per queue) and
 // takes the next slot to free, so a high job waits for at most the one slot already promised.
+// Each queue has at most one pull on its way: slots that free meanwhile wait for its answer.
 import type { Delivery } from "../jetstream/delivery.ts";
 import { Puller, type PullRequest } from "../jetstream/puller.ts";
 import type { FetcherOptions } from "./fetcher.ts";
@@ -106,7 +107,10 @@ export class PriorityFetcher {
         room--;
         lastServed = lane.index;
       }
-      if (lane.hasWork && room > 0) {
+      if (!lane.hasWork) continue;
+      // Its pull is on its way: the slot waits for the answer rather than go to a lower queue.
+      if (lane.probing) return;
+      if (room > 0) {
         lane.probe(room);
         free -= room;
         lastServed = lane.index;
@@ -129,11 +133,17 @@ export class PriorityFetcher {
         .filter((lane) => (lane.held !== undefined || lane.hasWork) && (rooms.get(lane) as number) > 0)
         .map((lane) => lane.index);
       if (candidates.length === 0) break;
-      const lane = this.#lanes[this.#order.pick(candidates)] as QueueLane;
+      const index = this.#order.pick(candidates);
+      const lane = this.#lanes[index] as QueueLane;
+      if (lane.held !== undefined) this.#startHeld(lane);
+      else if (lane.probing) {
+        // As in strict order, the slot waits for the answer of the pull on its way; the pick
+        // is taken back so the queue keeps its turn.
+        this.#order.unpick(index, candidates);
+        break;
+      } else asked.set(lane, (asked.get(lane) ?? 0) + 1);
       rooms.set(lane, (rooms.get(lane) as number) - 1);
       free--;
-      if (lane.held !== undefined) this.#startHeld(lane);
-      else asked.set(lane, (asked.get(lane) ?? 0) + 1);
     }
     for (const [lane, count] of asked) lane.probe(count);
   }
@@ -247,6 +257,15 @@ class QueueLane implements QueueFetcher {
     return this.watching ? 0 : this.#puller.requested;
   }
 
+  /** A no-wait pull is on its way. */
+  get probing(): boolean {
+    return !this.watching && this.#puller.pendingRequests > 0;
+  }
+
+  /**
+   * One pull at a time per queue: the server's statuses (404, 408) do not say which request they
+   * end, so with two outstanding the end of one could be taken for the other's.
+   */
   probe(count: number): void {
     this.#puller.request(count, { noWait: true });
   }

@@ -13,6 +13,8 @@ export interface SlotOrder {
   readonly strict: boolean;
   /** The queue (index into the worker's queues) the next slot goes to, among `candidates`. */
   pick(candidates: readonly number[]): number;
+  /** Takes back the last pick (the queue could not use the slot yet): it keeps its turn. */
+  unpick(index: number, candidates: readonly number[]): void;
   /** The queue ran out of jobs: when it has some again it is owed nothing from before. */
   forget(index: number): void;
 }
@@ -68,6 +70,7 @@ export function slotOrder(option: PriorityOption, queues: readonly string[]): Sl
 const STRICT: SlotOrder = {
   strict: true,
   pick: (candidates) => candidates[0] as number,
+  unpick: () => {},
   forget: () => {},
 };
 
@@ -95,6 +98,15 @@ class WeightedOrder implements SlotOrder {
     }
     this.#credit[best] = (this.#credit[best] as number) - total;
     return best;
+  }
+
+  unpick(index: number, candidates: readonly number[]): void {
+    let total = 0;
+    for (const candidate of candidates) {
+      this.#credit[candidate] = (this.#credit[candidate] as number) - (this.weights[candidate] as number);
+      total += this.weights[candidate] as number;
+    }
+    this.#credit[index] = (this.#credit[index] as number) + total;
   }
 
   forget(index: number): void {
