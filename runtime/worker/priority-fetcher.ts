@@ -166,7 +166,10 @@ export class PriorityFetcher {
     }
     // A higher queue's job arrived while this slot's pull was on its way: the slot is its.
     const higher = this.#order.strict
-      ? this.#lanes.find((other) => other.index < lane.index && other.active && other.held !== undefined)
+      ? this.#lanes.find(
+          (other) =>
+            other.index < lane.index && other.active && other.held !== undefined && this.#room(other) > 0,
+        )
       : undefined;
     if (higher !== undefined) {
       this.#startHeld(higher);
