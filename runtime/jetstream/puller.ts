@@ -72,7 +72,8 @@ export class Puller {
 
   /**
    * Asks for up to `count` messages. A `noWait` request is answered at once with what the
-   * consumer has, and ends (404/408) instead of waiting for more.
+   * consumer has, and ends (404/408) instead of waiting for more. A status does not say which
+   * request it ends (it is booked against the oldest), so a caller that must know keeps one out.
    */
   request(count: number, { noWait = false } = {}): void {
     if (count <= 0 || this.#subscription === undefined) return;
