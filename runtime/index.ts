@@ -55,6 +55,8 @@ export { DEFAULT_JOB_TIMEOUT_MS, defineJob } from "./worker/define-job.ts";
 export type { DeadReason, FailureKind } from "./worker/failure.ts";
 export { DEFAULT_HEARTBEAT_INTERVAL_MS } from "./worker/heartbeat.ts";
 export type { RunningJob } from "./worker/job-runner.ts";
+export type { PriorityOption } from "./worker/priority-order.ts";
+export { assertPriorityOption } from "./worker/priority-order.ts";
 export type { Backoff } from "./worker/retry-policy.ts";
 export { DEFAULT_BACKOFF, MAX_RETRY_DELAY_MS } from "./worker/retry-policy.ts";
 export type { WorkerOptions } from "./worker/worker.ts";

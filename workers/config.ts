@@ -3,11 +3,13 @@
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  assertPriorityOption,
   type ConnectionSettings,
   connectionSettingsFromEnv,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_PREFIX,
   type JobDefinition,
+  type PriorityOption,
   WORKER_DEFAULTS,
 } from "../runtime/index.ts";
 
@@ -18,6 +20,8 @@ export interface WorkerProcessConfig {
   handlerModules: string[];
   concurrency: number;
   prefetch: number | "auto";
+  /** One slot budget for all queues, by queue order or by weight (docs/priorities.md). */
+  priority: PriorityOption | undefined;
   maxPayloadBytes: number;
   shutdownGraceMs: number;
   events: boolean;
@@ -89,14 +93,56 @@ function handlerModules(env: NodeJS.ProcessEnv): string[] {
   return modules;
 }
 
+/**
+ * JETMESH_PRIORITY: `strict` (JETMESH_QUEUES order, first highest) or weights for every queue,
+ * `critical=6,default=3,low=1`. Unset, each queue has JETMESH_CONCURRENCY slots of its own.
+ */
+function priority(
+  env: NodeJS.ProcessEnv,
+  queues: string[],
+  prefetch: number | "auto",
+): PriorityOption | undefined {
+  const raw = (env.JETMESH_PRIORITY ?? "").trim();
+  if (raw === "") return undefined;
+  let option: PriorityOption = "strict";
+  if (raw.toLowerCase() !== "strict") {
+    const weights: Record<string, number> = {};
+    for (const item of list(raw, [])) {
+      const match = /^([^=\s]+)\s*=\s*(\d+)$/.exec(item);
+      if (match === null) {
+        throw new ConfigError(
+          `JETMESH_PRIORITY must be "strict" or <queue>=<weight> pairs such as critical=6,default=3,low=1; "${item}" is neither`,
+        );
+      }
+      weights[match[1] as string] = Number(match[2]);
+    }
+    option = { weights };
+  }
+  try {
+    assertPriorityOption(option, queues);
+  } catch (error) {
+    throw new ConfigError(
+      `JETMESH_PRIORITY="${raw}": ${(error as Error).message} (JETMESH_QUEUES lists them)`,
+    );
+  }
+  // Priority lanes never prefetch (a held low job would take a high job's slot): only a set number clashes.
+  if (prefetch !== "auto" && prefetch > 0) {
+    throw new ConfigError("JETMESH_PREFETCH cannot be combined with JETMESH_PRIORITY: unset one of them");
+  }
+  return option;
+}
+
 export function readWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerProcessConfig {
+  const queues = list(env.JETMESH_QUEUES, ["default"]);
+  const prefetch = prefetchSetting(env);
   return {
     connection: connectionSettingsFromEnv(env),
     prefix: env.JETMESH_PREFIX || DEFAULT_PREFIX,
-    queues: list(env.JETMESH_QUEUES, ["default"]),
+    queues,
     handlerModules: handlerModules(env),
     concurrency: positiveInteger(env, "JETMESH_CONCURRENCY", WORKER_DEFAULTS.concurrency),
-    prefetch: prefetchSetting(env),
+    prefetch,
+    priority: priority(env, queues, prefetch),
     maxPayloadBytes: positiveInteger(env, "JETMESH_MAX_PAYLOAD_BYTES", WORKER_DEFAULTS.maxPayloadBytes),
     shutdownGraceMs: positiveInteger(env, "JETMESH_SHUTDOWN_GRACE_MS", WORKER_DEFAULTS.shutdownGraceMs),
     events: !["0", "false", "off", "no"].includes((env.JETMESH_EVENTS ?? "").toLowerCase()),

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     jobs,
     concurrency: config.concurrency,
     prefetch: config.prefetch,
+    priority: config.priority,
     maxPayloadBytes: config.maxPayloadBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     events: config.events,

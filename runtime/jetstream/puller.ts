@@ -18,7 +18,8 @@ export interface PullerOptions {
 
 const CONFLICT_RETRY_MS = 1000;
 
-interface PullRequest {
+/** A request as it ended: fewer received than asked means the consumer ran out (or the request expired). */
+export interface PullRequest {
   count: number;
   received: number;
 }
@@ -33,7 +34,7 @@ export class Puller {
   #requests: PullRequest[] = [];
   #lastHeard = Date.now();
   #watchdog: NodeJS.Timeout | undefined;
-  #onChange: () => void = () => {};
+  #onChange: (ended: PullRequest | undefined) => void = () => {};
   /** Drains of abandoned subscriptions: jobs may still arrive on them until these settle. */
   readonly #draining = new Set<Promise<void>>();
 
@@ -54,8 +55,11 @@ export class Puller {
     return this.#requests.length;
   }
 
-  /** `onChange` runs whenever requests end, so the caller can ask again. */
-  start(onChange: () => void): void {
+  /**
+   * `onChange` runs whenever requests end, so the caller can ask again; it gets the request that
+   * ended, or nothing when all were dropped (reconnect, lost heartbeats).
+   */
+  start(onChange: (ended: PullRequest | undefined) => void): void {
     this.#onChange = onChange;
     this.#subscription = this.#subscribe();
     // A request the server forgot (restart, leader change) sends no more heartbeats: drop it.
@@ -68,15 +72,24 @@ export class Puller {
     void this.#watchReconnects();
   }
 
-  request(count: number): void {
+  /**
+   * Asks for up to `count` messages. A `noWait` request is answered at once with what the
+   * consumer has, and ends (404/408) instead of waiting for more. A status does not say which
+   * request it ends (it is booked against the oldest), so a caller that must know keeps one out.
+   */
+  request(count: number, { noWait = false } = {}): void {
     if (count <= 0 || this.#subscription === undefined) return;
     if (this.#requests.length === 0) this.#lastHeard = Date.now();
     this.#requests.push({ count, received: 0 });
-    const body = JSON.stringify({
-      batch: count,
-      expires: this.#options.expiresMs * 1_000_000,
-      idle_heartbeat: this.#options.heartbeatMs * 1_000_000,
-    });
+    const body = JSON.stringify(
+      noWait
+        ? { batch: count, no_wait: true }
+        : {
+            batch: count,
+            expires: this.#options.expiresMs * 1_000_000,
+            idle_heartbeat: this.#options.heartbeatMs * 1_000_000,
+          },
+    );
     try {
       this.#nc.publish(this.#subject, body, { reply: this.#inbox });
     } catch (error) {
@@ -135,28 +148,28 @@ export class Puller {
       if (fulfilled) this.#requests.shift();
       // Deliver before reporting the change, so the caller counts this job as running when it asks again.
       this.#options.onDelivery(new Delivery(msg));
-      if (fulfilled) this.#onChange();
+      if (fulfilled) this.#onChange(head);
       return;
     }
     const status = msg.headers?.code ?? 0;
     if (status === 100) return; // idle heartbeat
     // 404/408: the request ended with messages unsent; 409: ended for a reason (consumer deleted, max waiting…).
-    this.#requests.shift();
+    const ended = this.#requests.shift();
     if (status === 409) {
       // Consumer deleted, too many waiting requests…: asking again at once would only repeat it.
       this.#options.onWarning(
         `pull request ended: ${msg.headers?.description ?? "conflict"}; retrying in 1 s`,
       );
-      setTimeout(() => this.#onChange(), CONFLICT_RETRY_MS).unref();
+      setTimeout(() => this.#onChange(ended), CONFLICT_RETRY_MS).unref();
       return;
     }
-    this.#onChange();
+    this.#onChange(ended);
   }
 
   #reset(): void {
     this.#requests = [];
     this.#lastHeard = Date.now();
-    this.#onChange();
+    this.#onChange(undefined);
   }
 
   async #watchReconnects(): Promise<void> {

@@ -21,11 +21,13 @@ import { ControlState } from "./control-state.ts";
 import { assertJobDefinition, type JobDefinition } from "./define-job.ts";
 import { EventPublisher } from "./event-publisher.ts";
 import { AbortReason } from "./failure.ts";
-import { Fetcher } from "./fetcher.ts";
+import { Fetcher, type FetcherOptions } from "./fetcher.ts";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HeartbeatPublisher } from "./heartbeat.ts";
 import { JobRunner, type RunningJob } from "./job-runner.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { LifecycleCounters, LifecycleFanOut, type LifecycleSink } from "./lifecycle.ts";
+import { PriorityFetcher, type QueueFetcher } from "./priority-fetcher.ts";
+import { assertPriorityOption, type PriorityOption } from "./priority-order.ts";
 
 export interface WorkerOptions {
   /** An open connection to use (the worker will not close it), or settings to open one. */
@@ -36,8 +38,14 @@ export interface WorkerOptions {
   queues: readonly string[];
   /** Job definitions; every job name published to the served queues needs one. */
   jobs: readonly JobDefinition<any, any>[];
-  /** Jobs of one queue this process runs at once. @default 10 */
+  /** Jobs of one queue this process runs at once (of all its queues, with `priority`). @default 10 */
   concurrency?: number;
+  /**
+   * Serve the queues from ONE budget of `concurrency` slots, each freed slot going to the first
+   * queue (in `queues` order) with a job (`"strict"`), or to the queues with jobs in proportion
+   * to `weights` (docs/priorities.md). Without it every queue has `concurrency` slots of its own.
+   */
+  priority?: PriorityOption;
   /**
    * Jobs of one queue pulled beyond the free slots, to start as soon as one frees (a pull round
    * trip saved per job). "auto" prefetches a quarter of the concurrency while the queue's jobs
@@ -70,7 +78,7 @@ export const WORKER_DEFAULTS = {
 
 interface QueueRuntime {
   settings: QueueSettings;
-  fetcher: Fetcher;
+  fetcher: QueueFetcher;
   runner: JobRunner;
   leases: LeaseKeeper;
 }
@@ -113,6 +121,15 @@ export class Worker {
         "INVALID_OPTIONS",
         `prefetch must be "auto" or a non-negative integer, got ${prefetch}`,
       );
+    }
+    if (options.priority !== undefined) {
+      assertPriorityOption(options.priority, options.queues);
+      // Priority lanes never prefetch (a held low job would take a high job's slot): only a set number clashes.
+      if (prefetch !== "auto" && prefetch > 0)
+        throw new JetmeshError(
+          "INVALID_OPTIONS",
+          "prefetch cannot be combined with priority: set one of them",
+        );
     }
     const jobs = new Map<string, JobDefinition>();
     for (const job of options.jobs) {
@@ -185,6 +202,10 @@ export class Worker {
       this.logger,
     );
     this.#control = control;
+    const sharedSlots =
+      options.priority === undefined
+        ? undefined
+        : new PriorityFetcher({ queues: options.queues, priority: options.priority, concurrency });
     for (const queue of options.queues) {
       const settings = await readQueueSettings(jsm, subjects, queue);
       const leases = new LeaseKeeper(settings.ackWaitMs);
@@ -201,7 +222,7 @@ export class Worker {
         maxPayloadBytes: options.maxPayloadBytes ?? WORKER_DEFAULTS.maxPayloadBytes,
         isCancelled: (key) => control.isCancelled(key),
       });
-      const fetcher = new Fetcher({
+      const fetcherOptions: FetcherOptions = {
         nc: this.nc,
         stream: settings.stream,
         consumer: settings.consumer,
@@ -211,7 +232,8 @@ export class Worker {
         dispatch: (msg) => runner.run(msg),
         handBack: (msg) => runner.handBackUnstarted(msg),
         logger: this.logger.child({ queue }),
-      });
+      };
+      const fetcher = sharedSlots?.lane(queue, fetcherOptions) ?? new Fetcher(fetcherOptions);
       this.#queues.set(queue, { settings, fetcher, runner, leases });
     }
     // Commands issued before this worker started (a paused queue, cancelled jobs) apply from its first pull.

@@ -41,6 +41,7 @@ describe("readWorkerConfig", () => {
       handlerModules: EXAMPLE_HANDLER_MODULES,
       concurrency: WORKER_DEFAULTS.concurrency,
       prefetch: "auto",
+      priority: undefined,
       maxPayloadBytes: WORKER_DEFAULTS.maxPayloadBytes,
       shutdownGraceMs: WORKER_DEFAULTS.shutdownGraceMs,
       events: true,
