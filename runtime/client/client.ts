@@ -26,6 +26,7 @@ import { type ScheduleChanges, ScheduleStore, type ScheduleView } from "../sched
 import type { Encoding } from "../wire/codec.ts";
 import { Header } from "../wire/headers.ts";
 import { buildJobMessage } from "../wire/job-message.ts";
+import { assertToken } from "../wire/names.ts";
 import { Subjects } from "../wire/subjects.ts";
 import { assertJobId, newJobId } from "./job-id.ts";
 
@@ -299,6 +300,15 @@ export class JetmeshClient {
     const startedAt = Date.now();
     const { jobId } = await this.enqueue(queue, name, payload, { ...enqueueOptions, result: true });
     return this.result(jobId, { timeoutMs: Math.max(1, waitTimeoutMs - (Date.now() - startedAt)) });
+  }
+
+  /**
+   * Frees a uniqueness key at once, whatever holds it: for a job that ended without its worker
+   * releasing the key (its queue was purged, or the worker died right after acknowledging it).
+   */
+  async releaseUniqueKey(queue: string, key: string): Promise<void> {
+    assertToken("queue", queue);
+    await (await this.#uniqueClaims()).forget(queue, key);
   }
 
   /**

@@ -140,6 +140,14 @@ export class UniqueClaims {
   }
 
   /**
+   * Frees a key whatever holds it: for a job that ended without a worker marking it (its queue was
+   * purged, or its worker died between the acknowledgement and the mark).
+   */
+  async forget(queue: string, key: string): Promise<void> {
+    await this.kv.delete(entryKey(queue, uniqueKeyHash(key)));
+  }
+
+  /**
    * The job ended: its key is free once the window has passed. Only the entry of this job is
    * touched: a newer job may hold the key already.
    */

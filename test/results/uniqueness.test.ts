@@ -178,6 +178,20 @@ test("a producer that died after claiming holds the key only briefly", async () 
   assert.equal(await streamMessages(mesh.jsm, stream), 1);
 });
 
+test("releaseUniqueKey frees a key whose job will never release it", async () => {
+  const { queue, stream } = await idleQueue();
+  const first = await mesh.client.enqueue(queue, "quick", {}, { unique: { key: "stuck" } });
+  await mesh.jsm.streams.purge(stream); // the job is gone without an outcome
+  assert.equal(
+    (await mesh.client.enqueue(queue, "quick", {}, { unique: { key: "stuck" } })).jobId,
+    first.jobId,
+  );
+  await mesh.client.releaseUniqueKey(queue, "stuck");
+  const next = await mesh.client.enqueue(queue, "quick", {}, { unique: { key: "stuck" } });
+  assert.notEqual(next.jobId, first.jobId);
+  assert.equal(await streamMessages(mesh.jsm, stream), 1);
+});
+
 test("bad uniqueness options are refused with what to do", async () => {
   await assert.rejects(
     mesh.client.enqueue(mesh.queue, "quick", {}, { unique: { key: "" } }),
