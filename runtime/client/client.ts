@@ -169,7 +169,7 @@ export class JetmeshClient {
     try {
       result = await this.#publish(queue, name, prepared);
     } catch (error) {
-      await claims.release(claim);
+      if (wasRefused(error)) await claims.release(claim);
       throw error;
     }
     await claims.confirm(claim, result.sequence);
@@ -395,6 +395,15 @@ function assertEnqueueOptions(options: EnqueueOptions): void {
       );
     }
   }
+}
+
+/** A publish the server refused outright: no job was stored. (A timeout leaves it unknown.) */
+function wasRefused(error: unknown): boolean {
+  return (
+    error instanceof QueueNotFoundError ||
+    error instanceof QueueFullError ||
+    error instanceof PayloadTooLargeError
+  );
 }
 
 /** The due time the options ask for: `delay` from now, or `runAt`; undefined to run at once. */

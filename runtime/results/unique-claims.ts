@@ -68,11 +68,10 @@ export type Claim =
 
 /** Whether an existing entry still refuses a new job with its key. */
 function holdsKey(entry: UniqueEntry, now: number): boolean {
-  if (now < entry.until) return true;
-  if (entry.state === "enqueued") return true;
-  // A claim never confirmed: its producer died before or during the publish (or just after it).
+  // A claim this old was never confirmed: its producer died before or during the publish (or just
+  // after it). Its job most likely never existed, so not even its window holds.
   if (entry.state === "pending") return now - entry.claimedAt < PENDING_CLAIM_MS;
-  return false;
+  return entry.state === "enqueued" || now < entry.until;
 }
 
 function readEntry(entry: KvEntry | null): UniqueEntry | undefined {
@@ -123,16 +122,22 @@ export class UniqueClaims {
     );
   }
 
-  /** The job is stored: the claim holds until the job ends. Best effort (a worker may be first). */
+  /**
+   * The job is stored: the claim holds until the job ends. Best effort and never an error: the job
+   * exists, and failing its enqueue now would invite a retry that stores a second one. If the entry
+   * changed meanwhile, a worker already marked the job done; if the write is lost, the claim stays
+   * `pending` (the crash gap in docs/results-and-uniqueness.md).
+   */
   async confirm(claim: Extract<Claim, { kind: "claimed" }>, sequence: number): Promise<void> {
     const entry: UniqueEntry = { ...claim.entry, state: "enqueued", sequence };
-    await this.kv.update(claim.entryKey, JSON.stringify(entry), claim.revision).catch((error: unknown) => {
-      // Changed meanwhile: the job already ended and a worker marked it done.
-      if (!lostRace(error)) throw error;
-    });
+    await this.kv.update(claim.entryKey, JSON.stringify(entry), claim.revision).catch(() => {});
   }
 
-  /** The publish failed: free the key at once, unless something else took it meanwhile. */
+  /**
+   * The publish was refused: free the key at once, unless something else took it meanwhile. Only
+   * for a refusal; after an unclear failure (a timeout) the job may be stored, and the claim is
+   * left to hold for PENDING_CLAIM_MS.
+   */
   async release(claim: Extract<Claim, { kind: "claimed" }>): Promise<void> {
     await this.kv.delete(claim.entryKey, { previousSeq: claim.revision }).catch(() => {
       // Not ours any more, or unreachable: a pending claim stops holding after PENDING_CLAIM_MS.

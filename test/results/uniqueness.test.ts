@@ -166,11 +166,12 @@ test("a producer that died after claiming holds the key only briefly", async () 
   );
   const racing = await mesh.client.enqueue(queue, "quick", {}, { unique: { key: "orphan" } });
   assert.deepEqual([racing.jobId, racing.duplicate], ["in-flight", true]);
-  // The same claim long unconfirmed: its producer died; the key goes to a new job.
+  // The same claim long unconfirmed: its producer died, its job most likely never existed, and
+  // the key goes to a new job even within the claim's window.
   const old = now - 10 * 60_000;
   await kv.put(
     `${queue}.${hash}`,
-    JSON.stringify({ jobId: "never-stored", state: "pending", claimedAt: old, until: old }),
+    JSON.stringify({ jobId: "never-stored", state: "pending", claimedAt: old, until: now + 3_600_000 }),
   );
   const fresh = await mesh.client.enqueue(queue, "quick", {}, { unique: { key: "orphan" } });
   assert.notEqual(fresh.jobId, "never-stored");
