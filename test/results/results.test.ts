@@ -5,9 +5,14 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { after, before, test } from "node:test";
+import { Kvm } from "@nats-io/kv";
 import {
+  type ControlCommand,
+  ControlKey,
+  controlBucket,
   defineJob,
   JobFailedError,
+  jobKey,
   MAX_RESULT_BYTES,
   ResultTimeoutError,
   ResultUnavailableError,
@@ -142,6 +147,22 @@ test("progress is visible through jobState() while the job runs, then the result
   assert.equal(done?.state, "completed");
   // The last progress of the attempt is kept with its outcome.
   assert.deepEqual(done?.progress, { step: 2, of: 2 });
+});
+
+test("a cancelled job's result() rejects as cancelled, with its progress kept", async () => {
+  const { jobId } = await mesh.client.enqueue(mesh.queue, "steps", {}, { result: true });
+  await waitFor(() => gates.has(jobId), "the handler at its gate");
+  const cancel: ControlCommand = { type: "cancel", id: `cancel-${jobId}`, jobId, by: "test", at: Date.now() };
+  const kv = await new Kvm(mesh.nc).open(controlBucket("jetmesh"));
+  await kv.put(ControlKey.cancelledJob(jobKey(jobId)), JSON.stringify(cancel));
+  await mesh.nc.request(`jetmesh.ctl.cancel`, JSON.stringify(cancel), { timeout: 10_000 });
+  await assert.rejects(
+    mesh.client.result(jobId, { timeoutMs: 30_000 }),
+    (thrown: unknown) => thrown instanceof JobFailedError && thrown.reason === "cancelled",
+  );
+  const state = await mesh.client.jobState(jobId);
+  assert.equal(state?.state, "cancelled");
+  assert.deepEqual(state?.progress, { step: 1, of: 2 });
 });
 
 test("a result over the size limit is not stored: the job completes and result() says why", async () => {
