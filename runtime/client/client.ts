@@ -1,4 +1,5 @@
-// The producer API: declare queues and enqueue jobs (one at a time or pipelined in bulk).
+// The producer API: declare queues, enqueue jobs (one at a time or pipelined in bulk, optionally
+// unique by key), and wait for their results.
 import { JetStreamApiError, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
@@ -194,9 +195,12 @@ export class JetmeshClient {
       throw explained;
     }
     // After the publish, so no record names a job that was never stored; a create, so it never
-    // overwrites what a fast worker recorded first.
+    // overwrites what a fast worker recorded first. Never an error: the job is stored, and the
+    // worker's records follow without this one.
     if (prepared.wantsResult)
-      await (await this.#jobStates()).recordWaiting({ jobId, queue, name, state: "waiting", at: Date.now() });
+      await this.#jobStates()
+        .then((states) => states.recordWaiting({ jobId, queue, name, state: "waiting", at: Date.now() }))
+        .catch(() => {});
     endSpan(span);
     const result: EnqueueResult = { jobId, queue, name, sequence: ack.seq, duplicate: ack.duplicate };
     if (delayed) result.dueAt = dueAt;

@@ -25,11 +25,12 @@ export class JobStates {
     return stateOf(await this.kv.get(jobKey(jobId)));
   }
 
-  /** Records `waiting` unless the job has a record already (a fast worker may have written first). */
+  /**
+   * Records `waiting` unless the job has a record already (a fast worker may have written first:
+   * then this rejects, and the worker's record stands).
+   */
   async recordWaiting(state: JobState): Promise<void> {
-    await this.kv.create(jobKey(state.jobId), encodeJobState(state)).catch(() => {
-      // Exists already, or unreachable: the worker's own records follow either way.
-    });
+    await this.kv.create(jobKey(state.jobId), encodeJobState(state));
   }
 
   /** Overwrites the record; callers do not await it on their way to the ack. */
