@@ -98,6 +98,10 @@ export class UniqueClaims {
       const current = await this.kv.get(key);
       const existing = readEntry(current);
       const now = Date.now();
+      // Our own unconfirmed claim: an enqueue retried with its job id after an unclear failure.
+      // Publishing again is safe (the queue's duplicate window drops a second copy).
+      if (current !== null && existing?.jobId === jobId && existing.state === "pending")
+        return { kind: "claimed", entryKey: key, revision: current.revision, entry: existing };
       if (existing !== undefined && holdsKey(existing, now))
         return { kind: "held", jobId: existing.jobId, sequence: existing.sequence };
       const entry: UniqueEntry = {

@@ -179,6 +179,35 @@ test("a producer that died after claiming holds the key only briefly", async () 
   assert.equal(await streamMessages(mesh.jsm, stream), 1);
 });
 
+test("an enqueue retried with its job id after an unclear failure publishes under its own claim", async () => {
+  const { queue, stream } = await idleQueue();
+  const kv = await uniqueEntries();
+  const hash = createHash("sha256").update("retried").digest("hex").slice(0, 32);
+  // What a publish timeout leaves behind: the claim, unconfirmed, and maybe no job.
+  const now = Date.now();
+  await kv.put(
+    `${queue}.${hash}`,
+    JSON.stringify({ jobId: "order-7", state: "pending", claimedAt: now, until: now }),
+  );
+  const retried = await mesh.client.enqueue(
+    queue,
+    "quick",
+    {},
+    { jobId: "order-7", unique: { key: "retried" } },
+  );
+  assert.deepEqual([retried.jobId, retried.duplicate], ["order-7", false]);
+  assert.equal((await entryOf(queue, "retried"))?.state, "enqueued");
+  // A second retry finds the job stored; the queue's de-duplication keeps it single anyway.
+  const again = await mesh.client.enqueue(
+    queue,
+    "quick",
+    {},
+    { jobId: "order-7", unique: { key: "retried" } },
+  );
+  assert.deepEqual([again.jobId, again.duplicate], ["order-7", true]);
+  assert.equal(await streamMessages(mesh.jsm, stream), 1);
+});
+
 test("releaseUniqueKey frees a key whose job will never release it", async () => {
   const { queue, stream } = await idleQueue();
   const first = await mesh.client.enqueue(queue, "quick", {}, { unique: { key: "stuck" } });
