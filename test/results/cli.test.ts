@@ -3,8 +3,9 @@
 // worker recorded for a job enqueued with `result: true`.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { Kvm } from "@nats-io/kv";
 import type { ControlPlane } from "../../control-plane/index.ts";
-import { defineJob, Worker } from "../../runtime/index.ts";
+import { defineJob, resultsBucket, Subjects, Worker } from "../../runtime/index.ts";
 import { parseJson, runCli, startControlPlane } from "../control-plane/support.ts";
 import { type MeshBundle, setupMesh, streamMessages, uniqueName, waitFor } from "../support/harness.ts";
 
@@ -81,4 +82,30 @@ test("job <id> shows the recorded state, progress and result of a job enqueued w
   const text = await jetmesh("job", result.jobId);
   assert.match(text.stdout, /recorded state:\s+completed/);
   assert.match(text.stdout, /result:\s+\{"greeting":"hello bo"\}/);
+});
+
+test("job <id> answers from the record alone once the job's other traces are gone", async () => {
+  // A record whose job left no other trace (its recent outcome expired, say).
+  const kv = await new Kvm(mesh.nc).open(resultsBucket(new Subjects()));
+  const record = {
+    jobId: "long-gone-1",
+    queue: mesh.queue,
+    name: "greet",
+    state: "completed",
+    attempt: 1,
+    result: 7,
+    at: Date.now(),
+  };
+  await kv.put("long-gone-1", JSON.stringify(record));
+  const json = await jetmesh("job", "long-gone-1", "--json");
+  assert.equal(json.code, 0, json.stderr);
+  const lookup = parseJson(json);
+  assert.deepEqual(
+    [lookup.state, lookup.queue, lookup.name, lookup.recorded.result],
+    ["completed", mesh.queue, "greet", 7],
+  );
+  // Without a record, the same lookup is a clear "not found".
+  const missing = await jetmesh("job", "never-was-1");
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /not running, waiting, dead, cancelled or recently completed/);
 });
