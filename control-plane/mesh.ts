@@ -9,7 +9,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { attemptsBucket, controlBucket, Subjects } from "../runtime/index.ts";
+import { attemptsBucket, controlBucket, resultsBucket, Subjects } from "../runtime/index.ts";
 import { ApiError } from "./errors.ts";
 import { kvStream } from "./names.ts";
 
@@ -18,7 +18,8 @@ export class Mesh {
   readonly js: JetStreamClient;
   readonly kvm: Kvm;
   #control: KV | undefined;
-  #attempts: KV | undefined;
+  /** Optional buckets by name, once found to exist. */
+  readonly #buckets = new Map<string, KV>();
 
   private constructor(
     readonly nc: NatsConnection,
@@ -57,12 +58,22 @@ export class Mesh {
   }
 
   /** The attempts bucket, or undefined when no queue was declared yet. */
-  async attempts(): Promise<KV | undefined> {
-    if (this.#attempts !== undefined) return this.#attempts;
-    const bucket = attemptsBucket(this.subjects);
+  attempts(): Promise<KV | undefined> {
+    return this.#existingBucket(attemptsBucket(this.subjects));
+  }
+
+  /** The results bucket (job states kept for `result: true`), or undefined when not created yet. */
+  results(): Promise<KV | undefined> {
+    return this.#existingBucket(resultsBucket(this.subjects));
+  }
+
+  async #existingBucket(bucket: string): Promise<KV | undefined> {
+    const known = this.#buckets.get(bucket);
+    if (known !== undefined) return known;
     if (!(await this.streamExists(kvStream(bucket)))) return undefined;
-    this.#attempts = await this.kvm.open(bucket);
-    return this.#attempts;
+    const kv = await this.kvm.open(bucket);
+    this.#buckets.set(bucket, kv);
+    return kv;
   }
 
   async streamExists(stream: string): Promise<boolean> {

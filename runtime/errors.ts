@@ -17,7 +17,10 @@ export type JetmeshErrorCode =
   | "PERMANENT_FAILURE"
   | "INVALID_SCHEDULE"
   | "SCHEDULE_NOT_FOUND"
-  | "SCHEDULE_EXISTS";
+  | "SCHEDULE_EXISTS"
+  | "JOB_FAILED"
+  | "RESULT_UNAVAILABLE"
+  | "RESULT_TIMEOUT";
 
 export class JetmeshError extends Error {
   constructor(
@@ -77,5 +80,47 @@ export class PermanentJobError extends JetmeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("PERMANENT_FAILURE", message, options);
     this.name = "PermanentJobError";
+  }
+}
+
+/** The job ended without a result: dead-lettered or cancelled. Carries the job's own error. */
+export class JobFailedError extends JetmeshError {
+  constructor(
+    readonly jobId: string,
+    /** "cancelled", or the dead-letter reason (e.g. "max-attempts", "permanent"). */
+    readonly reason: string,
+    /** The class name of the handler's error, e.g. "PaymentDeclinedError". */
+    readonly errorClass: string,
+    readonly errorMessage: string,
+  ) {
+    super("JOB_FAILED", `job ${jobId} failed (${reason}): ${errorClass}: ${errorMessage}`);
+    this.name = "JobFailedError";
+  }
+}
+
+/** The job completed, but its result could not be kept (too large, or not JSON). */
+export class ResultUnavailableError extends JetmeshError {
+  constructor(
+    readonly jobId: string,
+    detail: string,
+  ) {
+    super("RESULT_UNAVAILABLE", `job ${jobId} completed but its result was not stored: ${detail}`);
+    this.name = "ResultUnavailableError";
+  }
+}
+
+/** No final outcome was recorded for the job within the time the caller gave. */
+export class ResultTimeoutError extends JetmeshError {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+    /** The last state seen ("waiting", "running", …), or undefined when nothing was recorded. */
+    readonly lastState: string | undefined,
+  ) {
+    super(
+      "RESULT_TIMEOUT",
+      `no result for job ${jobId} within ${timeoutMs} ms (last state: ${lastState ?? "nothing recorded"}); the job may still finish: ask again with client.result()`,
+    );
+    this.name = "ResultTimeoutError";
   }
 }

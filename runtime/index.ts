@@ -1,16 +1,19 @@
 // jetmesh's public face: everything a producer or a worker needs, and nothing internal.
 
 export type { ClientOptions, EnqueueOptions, EnqueueResult, JobToEnqueue } from "./client/client.ts";
-export { JetmeshClient } from "./client/client.ts";
+export { DEFAULT_RESULT_TIMEOUT_MS, JetmeshClient } from "./client/client.ts";
 export { jobKey, newJobId } from "./client/job-id.ts";
 export type { JetmeshErrorCode } from "./errors.ts";
 export {
   DecodeError,
   JetmeshError,
+  JobFailedError,
   PayloadTooLargeError,
   PermanentJobError,
   QueueFullError,
   QueueNotFoundError,
+  ResultTimeoutError,
+  ResultUnavailableError,
 } from "./errors.ts";
 export type { ConnectionSettings } from "./jetstream/connection.ts";
 export { connectionSettingsFromEnv, connectNats, DEFAULT_NATS_URL } from "./jetstream/connection.ts";
@@ -21,6 +24,15 @@ export { DURATION_BUCKETS_SECONDS, WAIT_BUCKETS_SECONDS, WorkerMetrics } from ".
 export type { HttpRoute, MetricsServer } from "./observability/metrics-server.ts";
 export { startMetricsServer } from "./observability/metrics-server.ts";
 export { startTelemetry, tracingRequested } from "./observability/telemetry.ts";
+export {
+  DEFAULT_RESULT_TTL_MS,
+  resultsBucket,
+  UNIQUE_MAX_AGE_MS,
+  uniqueBucket,
+} from "./results/buckets.ts";
+export type { JobState, JobStateName } from "./results/job-state.ts";
+export { decodeJobState, MAX_RESULT_BYTES } from "./results/job-state.ts";
+export type { UniqueOptions } from "./results/unique-claims.ts";
 export type {
   MissedRunPolicy,
   Schedule,

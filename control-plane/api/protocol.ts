@@ -176,6 +176,23 @@ export interface JobLookup {
   notes: string[];
   /** Waiting, running and backoff across its attempts, while the outcomes bucket keeps its steps. */
   timeline?: JobTimeline;
+  /**
+   * What the job's workers recorded for a job enqueued with `result: true`: its state, last
+   * progress, and its result or final error (docs/results-and-uniqueness.md).
+   */
+  recorded?: RecordedJobState;
+}
+
+/** A job's record in the results bucket, as the runtime's client.jobState() returns it. */
+export interface RecordedJobState {
+  state: "waiting" | "running" | "completed" | "failed" | "cancelled";
+  attempt?: number;
+  progress?: unknown;
+  result?: unknown;
+  resultError?: string;
+  error?: { class: string; message: string; reason: string };
+  /** When it was written, ms since epoch. */
+  at: number;
 }
 
 /** One attempt on a job's timeline (times in ms since epoch, durations in ms). */
@@ -600,6 +617,9 @@ export interface ApiSpec {
       delayMs?: number;
       /** Run no earlier than this time (ms since epoch); a past time runs at once. */
       runAt?: number;
+      /** At most one job per queue and key while it waits or runs (and within uniqueWindowMs). */
+      uniqueKey?: string;
+      uniqueWindowMs?: number;
     };
     reply: EnqueueReply;
   };

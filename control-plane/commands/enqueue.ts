@@ -1,6 +1,6 @@
 // Enqueue one job through the control plane (what `jetmesh enqueue` does), with the same
 // client, validation and de-duplication as any producer.
-import { type JetmeshClient, QueueNotFoundError } from "../../runtime/index.ts";
+import { type JetmeshClient, QueueNotFoundError, UNIQUE_MAX_AGE_MS } from "../../runtime/index.ts";
 import type { EnqueueReply } from "../api/protocol.ts";
 import { ApiError, invalid, unknownQueue } from "../errors.ts";
 import { optionalInteger, optionalString, requireString, requireToken } from "../validate.ts";
@@ -28,6 +28,11 @@ export async function enqueueJob(
   if (delay !== undefined) options.delay = delay;
   const runAt = optionalInteger(body, "runAt", 0, Number.MAX_SAFE_INTEGER);
   if (runAt !== undefined) options.runAt = runAt;
+  const uniqueKey = optionalString(body, "uniqueKey");
+  const uniqueWindowMs = optionalInteger(body, "uniqueWindowMs", 0, UNIQUE_MAX_AGE_MS);
+  if (uniqueWindowMs !== undefined && uniqueKey === undefined)
+    throw invalid("uniqueWindowMs needs a uniqueKey: the window belongs to a uniqueness key");
+  if (uniqueKey !== undefined) options.unique = { key: uniqueKey, windowMs: uniqueWindowMs ?? 0 };
   try {
     const result = await client.enqueue(queue, name, body.payload, options);
     return { ...result };

@@ -1,8 +1,9 @@
 // Where is job X now? Checked from the cheapest, most certain source to the most expensive:
 // heartbeats (running), the control bucket (cancelled), the dead-letter stream (dead), the
-// recent-outcomes record (completed), and last the queue streams (waiting or retrying).
-import { ControlKey, jobKey } from "../../runtime/index.ts";
-import type { AttemptView, JobLookup, WaitingJob } from "../api/protocol.ts";
+// recent-outcomes record (completed), and last the queue streams (waiting or retrying). A job
+// enqueued with `result: true` also shows its recorded state, progress and result.
+import { ControlKey, decodeJobState, jobKey } from "../../runtime/index.ts";
+import type { AttemptView, JobLookup, RecordedJobState, WaitingJob } from "../api/protocol.ts";
 import type { CommandContext } from "../commands/context.ts";
 import { matchDeadLetters } from "../dead-letters/queries.ts";
 import { ApiError } from "../errors.ts";
@@ -15,6 +16,51 @@ export async function lookupJob(
   outcomes: OutcomeRecorder,
   jobId: string,
 ): Promise<JobLookup> {
+  const recording = readRecorded(ctx, jobId);
+  let found: JobLookup;
+  try {
+    found = await locateJob(ctx, outcomes, jobId);
+  } catch (error) {
+    // The record outlives the other traces of a finished job (it is kept for the result retention).
+    const record = await recording;
+    if (!(error instanceof ApiError && error.code === "JOB_NOT_FOUND") || record === undefined) throw error;
+    const state = RECORDED_FINAL[record.recorded.state];
+    if (state === undefined) throw error;
+    const { queue, name, recorded } = record;
+    return strip({ jobId, state, queue, name, attempt: recorded.attempt, attempts: [], notes: [], recorded });
+  }
+  const record = await recording;
+  if (record !== undefined) found.recorded = record.recorded;
+  return found;
+}
+
+/** The lookup state a final recorded state stands for. */
+const RECORDED_FINAL: Partial<Record<RecordedJobState["state"], JobLookup["state"]>> = {
+  completed: "completed",
+  failed: "dead",
+  cancelled: "cancelled",
+};
+
+async function readRecorded(
+  ctx: CommandContext,
+  jobId: string,
+): Promise<{ queue: string; name: string; recorded: RecordedJobState } | undefined> {
+  try {
+    const kv = await ctx.mesh.results();
+    const entry = await kv?.get(jobKey(jobId));
+    if (entry === undefined || entry === null || entry.operation !== "PUT" || entry.length === 0)
+      return undefined;
+    const { queue, name, state, attempt, progress, result, resultError, error, at } = decodeJobState(
+      entry.string(),
+      entry.key,
+    );
+    return { queue, name, recorded: { state, attempt, progress, result, resultError, error, at } };
+  } catch {
+    return undefined; // the record is an extra: a lookup never fails for want of it
+  }
+}
+
+async function locateJob(ctx: CommandContext, outcomes: OutcomeRecorder, jobId: string): Promise<JobLookup> {
   const [attempts, cancelled, outcome] = await Promise.all([
     readAttempts(ctx, jobId),
     readCancelled(ctx, jobId),

@@ -1,6 +1,8 @@
-// The producer API: declare queues and enqueue jobs (one at a time or pipelined in bulk).
+// The producer API: declare queues, enqueue jobs (one at a time or pipelined in bulk, optionally
+// unique by key), and wait for their results.
 import { JetStreamApiError, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import { JetmeshError, PayloadTooLargeError, QueueFullError, QueueNotFoundError } from "../errors.ts";
 import { AckedPublisher } from "../jetstream/acked-publisher.ts";
 import { type ConnectionSettings, connectionSettingsFromEnv, connectNats } from "../jetstream/connection.ts";
@@ -11,11 +13,21 @@ import {
   readQueueSettings,
 } from "../jetstream/queues.ts";
 import { endSpan, startEnqueueSpan } from "../observability/tracing.ts";
+import { resultsBucket, setResultRetention, uniqueBucket } from "../results/buckets.ts";
+import type { JobState } from "../results/job-state.ts";
+import { assertTimeout, JobStates } from "../results/job-states.ts";
+import {
+  assertUniqueOptions,
+  UniqueClaims,
+  type UniqueOptions,
+  uniqueKeyHash,
+} from "../results/unique-claims.ts";
 import type { ScheduleSpec } from "../scheduling/schedule.ts";
 import { type ScheduleChanges, ScheduleStore, type ScheduleView } from "../scheduling/schedule-store.ts";
 import type { Encoding } from "../wire/codec.ts";
 import { Header } from "../wire/headers.ts";
 import { buildJobMessage } from "../wire/job-message.ts";
+import { assertToken } from "../wire/names.ts";
 import { Subjects } from "../wire/subjects.ts";
 import { assertJobId, newJobId } from "./job-id.ts";
 
@@ -43,7 +55,17 @@ export interface EnqueueOptions {
   delay?: number;
   /** Start the job no earlier than this time (ms since epoch or a Date); a past time runs at once. */
   runAt?: number | Date;
+  /**
+   * At most one job per queue and key while it waits or runs, and for `windowMs` after this
+   * enqueue: a duplicate returns the existing job's id with `duplicate: true`.
+   */
+  unique?: UniqueOptions;
+  /** Record the job's state, progress and result for client.result() / client.jobState(). */
+  result?: boolean;
 }
+
+/** How long client.result() waits unless told otherwise. */
+export const DEFAULT_RESULT_TIMEOUT_MS = 30_000;
 
 export interface EnqueueResult {
   jobId: string;
@@ -51,7 +73,11 @@ export interface EnqueueResult {
   name: string;
   /** Stream sequence of the stored job. */
   sequence: number;
-  /** True when JetStream already held a job with this id (nothing new was stored). */
+  /**
+   * True when nothing new was stored: JetStream already held a job with this id, or another job
+   * holds the uniqueness key (then `jobId` is that job's id and `sequence` the sequence of its
+   * enqueue, 0 while its producer is still publishing it).
+   */
   duplicate: boolean;
   /** When the job is due, for a delayed job (then `sequence` is its place in the delay store). */
   dueAt?: number;
@@ -133,7 +159,26 @@ export class JetmeshClient {
     payload?: unknown,
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
-    const { subject, jobId, data, headers, dueAt } = this.#prepare({ queue, name, payload, options });
+    const prepared = this.#prepare({ queue, name, payload, options });
+    if (options.unique === undefined) return this.#publish(queue, name, prepared);
+    // The key is claimed before the job exists, so racing producers cannot both publish.
+    const claims = await this.#uniqueClaims();
+    const claim = await claims.claim(queue, options.unique, prepared.jobId);
+    if (claim.kind === "held")
+      return { jobId: claim.jobId, queue, name, sequence: claim.sequence ?? 0, duplicate: true };
+    let result: EnqueueResult;
+    try {
+      result = await this.#publish(queue, name, prepared);
+    } catch (error) {
+      if (wasRefused(error)) await claims.release(claim);
+      throw error;
+    }
+    await claims.confirm(claim, result.sequence);
+    return result;
+  }
+
+  async #publish(queue: string, name: string, prepared: PreparedJob): Promise<EnqueueResult> {
+    const { subject, jobId, data, headers, dueAt } = prepared;
     const delayed = dueAt !== undefined && dueAt > Date.now();
     if (delayed) await this.#assertDeclared(queue);
     if (delayed) headers.set(Header.Subject, subject);
@@ -149,6 +194,13 @@ export class JetmeshClient {
       endSpan(span, explained);
       throw explained;
     }
+    // After the publish, so no record names a job that was never stored; a create, so it never
+    // overwrites what a fast worker recorded first. Never an error: the job is stored, and the
+    // worker's records follow without this one.
+    if (prepared.wantsResult)
+      await this.#jobStates()
+        .then((states) => states.recordWaiting({ jobId, queue, name, state: "waiting", at: Date.now() }))
+        .catch(() => {});
     endSpan(span);
     const result: EnqueueResult = { jobId, queue, name, sequence: ack.seq, duplicate: ack.duplicate };
     if (delayed) result.dueAt = dueAt;
@@ -183,10 +235,11 @@ export class JetmeshClient {
     return results;
   }
 
-  #prepare(job: JobToEnqueue) {
+  #prepare(job: JobToEnqueue): PreparedJob {
     this.subjects.validateJob(job.queue, job.name);
     const options = job.options ?? {};
     assertEnqueueOptions(options);
+    if (options.unique !== undefined) assertUniqueOptions(options.unique);
     const jobId = options.jobId ?? newJobId();
     if (options.jobId !== undefined) assertJobId(jobId);
     const dueAt = dueTimeOf(options);
@@ -198,7 +251,76 @@ export class JetmeshClient {
       dueAt,
       extraHeaders: options.headers,
     });
-    return { subject: this.subjects.job(job.queue, job.name), jobId, data, headers, dueAt };
+    const wantsResult = options.result === true;
+    if (wantsResult) headers.append(Header.Result, "1");
+    if (options.unique !== undefined) headers.append(Header.UniqueKey, uniqueKeyHash(options.unique.key));
+    return { subject: this.subjects.job(job.queue, job.name), jobId, data, headers, dueAt, wantsResult };
+  }
+
+  #states: Promise<JobStates> | undefined;
+  #claims: Promise<UniqueClaims> | undefined;
+
+  #jobStates(): Promise<JobStates> {
+    this.#states ??= JobStates.open(this.nc, resultsBucket(this.subjects));
+    return this.#states;
+  }
+
+  #uniqueClaims(): Promise<UniqueClaims> {
+    this.#claims ??= new Kvm(this.nc).open(uniqueBucket(this.subjects)).then((kv) => new UniqueClaims(kv));
+    return this.#claims;
+  }
+
+  /**
+   * The result of a job enqueued with `result: true`: resolves with its handler's return value,
+   * rejects with JobFailedError (dead-lettered or cancelled: the job's error class and message),
+   * ResultUnavailableError (completed, result too large or not JSON) or ResultTimeoutError.
+   */
+  async result(jobId: string, options: { timeoutMs?: number } = {}): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_RESULT_TIMEOUT_MS;
+    assertTimeout("result option timeoutMs", timeoutMs);
+    return (await this.#jobStates()).result(jobId, timeoutMs);
+  }
+
+  /**
+   * The recorded state of a job enqueued with `result: true` (waiting, running with its progress,
+   * or its outcome), or undefined when none is kept: not asked for, unknown, or past retention.
+   */
+  async jobState(jobId: string): Promise<JobState | undefined> {
+    return (await this.#jobStates()).read(jobId);
+  }
+
+  /**
+   * Request/response: enqueues with `result: true` and waits for the result as client.result()
+   * does. `waitTimeoutMs` bounds the whole call (`timeoutMs` remains the job's own timeout).
+   */
+  async enqueueAndWait(
+    queue: string,
+    name: string,
+    payload?: unknown,
+    options: EnqueueOptions & { waitTimeoutMs?: number } = {},
+  ): Promise<unknown> {
+    const { waitTimeoutMs = DEFAULT_RESULT_TIMEOUT_MS, ...enqueueOptions } = options;
+    assertTimeout("enqueueAndWait option waitTimeoutMs", waitTimeoutMs);
+    const startedAt = Date.now();
+    const { jobId } = await this.enqueue(queue, name, payload, { ...enqueueOptions, result: true });
+    return this.result(jobId, { timeoutMs: Math.max(1, waitTimeoutMs - (Date.now() - startedAt)) });
+  }
+
+  /**
+   * Frees a uniqueness key at once, whatever holds it: for a job that ended without its worker
+   * releasing the key (its queue was purged, or the worker died right after acknowledging it).
+   */
+  async releaseUniqueKey(queue: string, key: string): Promise<void> {
+    assertToken("queue", queue);
+    await (await this.#uniqueClaims()).forget(queue, key);
+  }
+
+  /**
+   * How long job states and results are kept, for the whole mesh: on nats-server 2.9 an entry's
+   * lifetime is its bucket's max age (docs/results-and-uniqueness.md). @default 24 h
+   */
+  setResultRetention(ttlMs: number): Promise<void> {
+    return setResultRetention(this.#jsm, this.subjects, ttlMs);
   }
 
   /** Turns a failed publish into an error the producer can act on. */
@@ -231,6 +353,16 @@ export class JetmeshClient {
   }
 }
 
+/** A job ready to publish. */
+interface PreparedJob {
+  subject: string;
+  jobId: string;
+  data: Uint8Array;
+  headers: MsgHdrs;
+  dueAt: number | undefined;
+  wantsResult: boolean;
+}
+
 /** Reserved headers an enqueue's extra headers may not override. */
 const RESERVED_HEADERS = new Set(
   [
@@ -244,6 +376,8 @@ const RESERVED_HEADERS = new Set(
     Header.EnqueuedAt,
     Header.DueAt,
     Header.Subject,
+    Header.Result,
+    Header.UniqueKey,
   ].map((name) => name.toLowerCase()),
 );
 
@@ -265,6 +399,15 @@ function assertEnqueueOptions(options: EnqueueOptions): void {
       );
     }
   }
+}
+
+/** A publish the server refused outright: no job was stored. (A timeout leaves it unknown.) */
+function wasRefused(error: unknown): boolean {
+  return (
+    error instanceof QueueNotFoundError ||
+    error instanceof QueueFullError ||
+    error instanceof PayloadTooLargeError
+  );
 }
 
 /** The due time the options ask for: `delay` from now, or `runAt`; undefined to run at once. */

@@ -19,6 +19,10 @@ export const Header = {
   DueAt: "Jetmesh-Due-At",
   /** On a job in the delay store: the queue subject it goes to when it is due. */
   Subject: "Jetmesh-Subject",
+  /** "1": the worker records the job's state, progress and result (docs/results-and-uniqueness.md). */
+  Result: "Jetmesh-Result",
+  /** The hash of the job's uniqueness key: the worker releases the key when the job ends. */
+  UniqueKey: "Jetmesh-Unique-Key",
   /** The recurring schedule that fired the job. */
   ScheduleId: "Jetmesh-Schedule-Id",
   TraceParent: "traceparent",

@@ -63,6 +63,10 @@ export interface JobEnvelope {
   contentType: string | undefined;
   traceParent: string | undefined;
   traceState: string | undefined;
+  /** The producer asked for the job's state and result to be recorded (Jetmesh-Result: 1). */
+  resultWanted?: boolean;
+  /** The hash of the job's uniqueness key, released when the job ends (Jetmesh-Unique-Key). */
+  uniqueKey?: string | undefined;
 }
 
 /**
@@ -134,6 +138,8 @@ const DUE_AT = Header.DueAt.toLowerCase();
 const CONTENT_TYPE = Header.ContentType.toLowerCase();
 const TRACE_PARENT = Header.TraceParent.toLowerCase();
 const TRACE_STATE = Header.TraceState.toLowerCase();
+const RESULT = Header.Result.toLowerCase();
+const UNIQUE_KEY = Header.UniqueKey.toLowerCase();
 
 /** `key` is the lower-cased header name, `name` its spelling for the error message. */
 function positiveInteger(h: HeaderValues, key: string, name: string): number | undefined {
@@ -175,6 +181,8 @@ export function readEnvelope(input: {
     contentType: h.get(CONTENT_TYPE),
     traceParent: h.get(TRACE_PARENT),
     traceState: h.get(TRACE_STATE),
+    resultWanted: h.get(RESULT) === "1",
+    uniqueKey: h.get(UNIQUE_KEY),
   };
 }
 

@@ -24,6 +24,7 @@ import { DEFAULT_JOB_TIMEOUT_MS, type JobContext, type JobDefinition } from "./d
 import { deferUntilDue, isEarly, retryAfter } from "./delayed-retry.ts";
 import { AbortReason, type DeadReason, describeFailure, type FailureRecord } from "./failure.ts";
 import { handBack } from "./hand-back.ts";
+import { type JobRecords, wantsRecords } from "./job-records.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
 import type { LifecycleSink } from "./lifecycle.ts";
 import { DEFAULT_BACKOFF, retryDelayMs } from "./retry-policy.ts";
@@ -51,6 +52,8 @@ export interface JobRunnerOptions {
   maxPayloadBytes: number;
   /** True when the control bucket says the job (by its KV key) was cancelled. */
   isCancelled: (jobKey: string) => boolean;
+  /** Receives the return value of jobs that asked for their result or hold a uniqueness key. */
+  records: Pick<JobRecords, "completed">;
 }
 
 const NO_DETAILS = {};
@@ -183,6 +186,7 @@ export class JobRunner {
     if (settled.ok) {
       msg.ack();
       events.publish("completed", envelope, { durationMs });
+      if (wantsRecords(envelope)) this.options.records.completed(envelope, settled.value);
       return;
     }
     const kind = settled.error instanceof AbortReason ? settled.error.kind : "handler";
@@ -422,5 +426,8 @@ function fallbackEnvelope(
     contentType: undefined,
     traceParent: undefined,
     traceState: undefined,
+    // A job that cannot be read still releases its uniqueness key and records its failure.
+    resultWanted: values !== undefined && readHeader(values, Header.Result) === "1",
+    uniqueKey: values === undefined ? undefined : readHeader(values, Header.UniqueKey),
   };
 }

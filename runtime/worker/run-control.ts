@@ -4,8 +4,11 @@
 // synchronous handler has nothing to race.
 import type { AbortReason } from "./failure.ts";
 
-/** How one run ended: the handler returned, or it threw / was aborted with `error`. */
-export type Settled = { ok: true } | { ok: false; error: unknown };
+/**
+ * How one run ended: the handler returned (`value`, when it returned one), or it threw / was
+ * aborted with `error`.
+ */
+export type Settled = { ok: true; value?: unknown } | { ok: false; error: unknown };
 
 const OK: Settled = { ok: true };
 
@@ -50,13 +53,13 @@ export class RunControl {
     } catch (error) {
       return { ok: false, error };
     }
-    if (!isThenable(result)) return OK;
+    if (!isThenable(result)) return result === undefined ? OK : { ok: true, value: result };
     if (this.#reason !== undefined) return { ok: false, error: this.#reason };
     return new Promise<Settled>((resolve) => {
       this.#settle = resolve;
       // Promise.resolve returns a native promise as it is, and adopts any other thenable safely.
       Promise.resolve(result).then(
-        () => resolve(OK),
+        (value) => resolve(value === undefined ? OK : { ok: true, value }),
         (error: unknown) => resolve({ ok: false, error }),
       );
     });

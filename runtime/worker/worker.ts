@@ -23,6 +23,7 @@ import { EventPublisher } from "./event-publisher.ts";
 import { AbortReason } from "./failure.ts";
 import { Fetcher, type FetcherOptions } from "./fetcher.ts";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, HeartbeatPublisher } from "./heartbeat.ts";
+import { JobRecords } from "./job-records.ts";
 import { JobRunner, type RunningJob } from "./job-runner.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { LifecycleCounters, LifecycleFanOut, type LifecycleSink } from "./lifecycle.ts";
@@ -186,6 +187,8 @@ export class Worker {
       sinks.push(this.#eventPublisher);
     }
     if (options.metrics !== undefined) sinks.push(options.metrics);
+    const records = new JobRecords(this.nc, subjects, this.logger);
+    sinks.push(records);
     const events = new LifecycleFanOut(sinks);
     const control = new ControlState(
       await kvm.open(controlBucket(subjects.prefix)),
@@ -221,6 +224,7 @@ export class Worker {
         workerId: this.id,
         maxPayloadBytes: options.maxPayloadBytes ?? WORKER_DEFAULTS.maxPayloadBytes,
         isCancelled: (key) => control.isCancelled(key),
+        records,
       });
       const fetcherOptions: FetcherOptions = {
         nc: this.nc,

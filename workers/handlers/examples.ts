@@ -46,6 +46,8 @@ export const generateReport = defineJob<ReportPayload>({
       ctx.progress(Math.round((step / steps) * 100));
     }
     ctx.logger.info({ reportId: report.reportId }, "report ready");
+    // Kept for client.result() when the job was enqueued with `result: true`.
+    return { reportId: report.reportId, steps };
   },
 });
 

@@ -16,6 +16,8 @@ interface EnqueueArgs extends GlobalArgs {
   jobTimeout?: number;
   delay?: string;
   runAt?: string;
+  uniqueKey?: string;
+  uniqueWindow?: string;
 }
 
 /** --data is JSON text, or @path to read it from a file. */
@@ -59,10 +61,22 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
         type: "string",
         describe: "run no earlier than: ISO time or +10m (a past time runs now)",
       })
+      .option("unique-key", {
+        type: "string",
+        describe: "while a job with this key waits or runs, return its id instead of a new job",
+      })
+      .option("unique-window", {
+        type: "string",
+        describe: "with --unique-key: keep refusing duplicates this long after the enqueue: 30s, 5m, 2h",
+      })
       .example(`$0 enqueue emails email.send --data '{"to":"ann@example.com"}'`, "enqueue a job")
       .example(
         "$0 enqueue reports build --data @report.json --job-id report-2024-06",
         "idempotent, payload from a file",
+      )
+      .example(
+        "$0 enqueue reports build --unique-key report-2024-06 --unique-window 1h",
+        "at most one such job at a time, and none again within the hour",
       ) as never,
   handler: (args) =>
     withApi(args, async (api) => {
@@ -77,10 +91,18 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
       if (args.jobTimeout !== undefined) body.timeoutMs = args.jobTimeout;
       if (args.delay !== undefined) body.delayMs = parseDuration(args.delay);
       if (args.runAt !== undefined) body.runAt = parseFutureTime(args.runAt);
+      if (args.uniqueWindow !== undefined && args.uniqueKey === undefined)
+        throw usage("--unique-window needs --unique-key", "give the key the window belongs to");
+      if (args.uniqueKey !== undefined) body.uniqueKey = args.uniqueKey;
+      if (args.uniqueWindow !== undefined) body.uniqueWindowMs = parseDuration(args.uniqueWindow);
       const result = await api.request("jobs.enqueue", body as never);
       if (args.json) return printJson(result);
       if (result.duplicate)
-        return print(`job ${result.jobId} was already in ${result.queue} (duplicate id): nothing new stored`);
+        return print(
+          args.uniqueKey === undefined
+            ? `job ${result.jobId} was already in ${result.queue} (duplicate id): nothing new stored`
+            : `job ${result.jobId} holds unique key "${args.uniqueKey}" in ${result.queue}: nothing new stored`,
+        );
       print(
         result.dueAt === undefined
           ? `enqueued ${result.jobId} to ${result.queue} (${result.name}), queue seq ${result.sequence}`

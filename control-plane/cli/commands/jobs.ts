@@ -107,6 +107,7 @@ function renderJob(job: JobLookup): string {
             ["error", `${job.dead.errorClass}: ${job.dead.errorMessage}`],
             ["dlq seq", job.dead.seq],
           ] as const)),
+      ...(job.recorded === undefined ? [] : recordedLines(job.recorded, job.progress !== undefined)),
       ...(job.cancelled === undefined
         ? []
         : ([
@@ -129,6 +130,28 @@ function renderJob(job: JobLookup): string {
   if (job.timeline !== undefined) lines.push("", ...timelineLines(job.timeline));
   for (const note of job.notes) lines.push(`note: ${note}`);
   return lines.join("\n");
+}
+
+/** A recorded result is shown up to this many characters of JSON (--json prints it whole). */
+const RESULT_PREVIEW_CHARS = 200;
+
+function recordedLines(recorded: NonNullable<JobLookup["recorded"]>, progressShown: boolean) {
+  const lines: (readonly [string, string])[] = [
+    ["recorded state", `${recorded.state} at ${time(recorded.at)}`],
+  ];
+  if (!progressShown && recorded.progress !== undefined)
+    lines.push(["progress", JSON.stringify(recorded.progress)]);
+  if (recorded.result !== undefined) {
+    const text = JSON.stringify(recorded.result);
+    lines.push([
+      "result",
+      text.length > RESULT_PREVIEW_CHARS ? `${text.slice(0, RESULT_PREVIEW_CHARS)}… (--json for all)` : text,
+    ]);
+  }
+  if (recorded.resultError !== undefined) lines.push(["result not kept", recorded.resultError]);
+  if (recorded.error !== undefined && recorded.state !== "waiting")
+    lines.push(["final error", `${recorded.error.class}: ${recorded.error.message}`]);
+  return lines;
 }
 
 function timelineLines(t: NonNullable<JobLookup["timeline"]>): string[] {
