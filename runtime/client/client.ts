@@ -1,5 +1,6 @@
 // The producer API: declare queues and enqueue jobs (one at a time or pipelined in bulk).
 import { JetStreamApiError, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { JetmeshError, PayloadTooLargeError, QueueFullError, QueueNotFoundError } from "../errors.ts";
 import { AckedPublisher } from "../jetstream/acked-publisher.ts";
@@ -10,6 +11,7 @@ import {
   type QueueSettings,
   readQueueSettings,
 } from "../jetstream/queues.ts";
+import { assertKey, KeyedRouting } from "../keyed/partitions.ts";
 import { endSpan, startEnqueueSpan } from "../observability/tracing.ts";
 import type { ScheduleSpec } from "../scheduling/schedule.ts";
 import { type ScheduleChanges, ScheduleStore, type ScheduleView } from "../scheduling/schedule-store.ts";
@@ -43,6 +45,11 @@ export interface EnqueueOptions {
   delay?: number;
   /** Start the job no earlier than this time (ms since epoch or a Date); a past time runs at once. */
   runAt?: number | Date;
+  /**
+   * Jobs with the same key run one at a time, in enqueue order; the queue must be declared with
+   * keyPartitions (docs/keyed-jobs.md). Not with delay or runAt.
+   */
+  key?: string;
 }
 
 export interface EnqueueResult {
@@ -75,6 +82,7 @@ export class JetmeshClient {
   readonly #encoding: Encoding;
   /** Queues known to exist: a delayed job for a missing queue is refused at enqueue, not when due. */
   readonly #declared = new Map<string, Promise<unknown>>();
+  readonly #keyed: KeyedRouting;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -87,6 +95,7 @@ export class JetmeshClient {
     this.#ownsConnection = ownsConnection;
     this.#encoding = options.encoding ?? "msgpack";
     this.#publisher = new AckedPublisher(nc, options.publishTimeoutMs ?? 5000);
+    this.#keyed = new KeyedRouting(new Kvm(nc), this.subjects);
   }
 
   static async connect(options: ClientOptions = {}): Promise<JetmeshClient> {
@@ -133,7 +142,10 @@ export class JetmeshClient {
     payload?: unknown,
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
-    const { subject, jobId, data, headers, dueAt } = this.#prepare({ queue, name, payload, options });
+    const prepared = this.#prepare({ queue, name, payload, options });
+    const { jobId, data, headers, dueAt } = prepared;
+    const subject =
+      options.key === undefined ? prepared.subject : await this.#keyed.subject(queue, name, options.key);
     const delayed = dueAt !== undefined && dueAt > Date.now();
     if (delayed) await this.#assertDeclared(queue);
     if (delayed) headers.set(Header.Subject, subject);
@@ -190,12 +202,14 @@ export class JetmeshClient {
     const jobId = options.jobId ?? newJobId();
     if (options.jobId !== undefined) assertJobId(jobId);
     const dueAt = dueTimeOf(options);
+    if (options.key !== undefined) assertKeyedOptions(options.key, dueAt);
     const { data, headers } = buildJobMessage(job.payload, {
       jobId,
       encoding: options.encoding ?? this.#encoding,
       maxAttempts: options.maxAttempts,
       timeoutMs: options.timeoutMs,
       dueAt,
+      key: options.key,
       extraHeaders: options.headers,
     });
     return { subject: this.subjects.job(job.queue, job.name), jobId, data, headers, dueAt };
@@ -244,6 +258,7 @@ const RESERVED_HEADERS = new Set(
     Header.EnqueuedAt,
     Header.DueAt,
     Header.Subject,
+    Header.Key,
   ].map((name) => name.toLowerCase()),
 );
 
@@ -264,6 +279,16 @@ function assertEnqueueOptions(options: EnqueueOptions): void {
         `header ${name} is set by jetmesh; use the enqueue option instead`,
       );
     }
+  }
+}
+
+function assertKeyedOptions(key: string, dueAt: number | undefined): void {
+  assertKey(key);
+  if (dueAt !== undefined) {
+    throw new JetmeshError(
+      "INVALID_OPTIONS",
+      "a keyed job cannot be delayed (delay or runAt): enqueue it when it is due",
+    );
   }
 }
 

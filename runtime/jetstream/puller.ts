@@ -14,6 +14,8 @@ export interface PullerOptions {
   expiresMs?: number;
   /** Server heartbeat interval while a request waits. @default 5000 */
   heartbeatMs?: number;
+  /** Wraps a received message; a subclass of Delivery can watch its acknowledgement. */
+  deliveryOf?: (msg: Msg) => Delivery;
 }
 
 const CONFLICT_RETRY_MS = 1000;
@@ -37,7 +39,12 @@ export class Puller {
 
   constructor(nc: NatsConnection, options: PullerOptions) {
     this.#nc = nc;
-    this.#options = { expiresMs: 30_000, heartbeatMs: 5_000, ...options };
+    this.#options = {
+      expiresMs: 30_000,
+      heartbeatMs: 5_000,
+      deliveryOf: (msg) => new Delivery(msg),
+      ...options,
+    };
     this.#subject = `$JS.API.CONSUMER.MSG.NEXT.${options.stream}.${options.consumer}`;
   }
 
@@ -112,7 +119,7 @@ export class Puller {
       callback: (_error, msg) => {
         if (inbox === this.#inbox) this.#receive(msg);
         // A job for an abandoned request: no request of ours counts it.
-        else if (msg.reply) this.#options.onDelivery(new Delivery(msg));
+        else if (msg.reply) this.#options.onDelivery(this.#options.deliveryOf(msg));
       },
     });
   }
@@ -124,7 +131,7 @@ export class Puller {
       const fulfilled = head !== undefined && ++head.received >= head.count;
       if (fulfilled) this.#requests.shift();
       // Deliver before reporting the change, so the caller counts this job as running when it asks again.
-      this.#options.onDelivery(new Delivery(msg));
+      this.#options.onDelivery(this.#options.deliveryOf(msg));
       if (fulfilled) this.#onChange();
       return;
     }

@@ -19,6 +19,8 @@ export const Header = {
   DueAt: "Jetmesh-Due-At",
   /** On a job in the delay store: the queue subject it goes to when it is due. */
   Subject: "Jetmesh-Subject",
+  /** A keyed job's key: jobs with the same key run one at a time, in order (docs/keyed-jobs.md). */
+  Key: "Jetmesh-Key",
   /** The recurring schedule that fired the job. */
   ScheduleId: "Jetmesh-Schedule-Id",
   TraceParent: "traceparent",
