@@ -600,6 +600,8 @@ export interface ApiSpec {
       delayMs?: number;
       /** Run no earlier than this time (ms since epoch); a past time runs at once. */
       runAt?: number;
+      /** Jobs with the same key run one at a time, in order (docs/keyed-jobs.md). */
+      key?: string;
     };
     reply: EnqueueReply;
   };

@@ -28,6 +28,8 @@ export async function enqueueJob(
   if (delay !== undefined) options.delay = delay;
   const runAt = optionalInteger(body, "runAt", 0, Number.MAX_SAFE_INTEGER);
   if (runAt !== undefined) options.runAt = runAt;
+  const key = optionalString(body, "key");
+  if (key !== undefined) options.key = key;
   try {
     const result = await client.enqueue(queue, name, body.payload, options);
     return { ...result };

@@ -60,6 +60,8 @@ class KeyLine {
   ) {}
 
   indexOf(seq: number): number {
+    // Most deliveries are new jobs, later in the stream than any held: no need to look.
+    if ((this.jobs.at(-1)?.seq ?? -1) < seq) return -1;
     for (let i = 0; i < this.jobs.length; i++) if (this.jobs[i]?.seq === seq) return i;
     return -1;
   }
@@ -134,6 +136,7 @@ export class KeyedQueue {
       logger: options.logger,
       onAcquired: (partition, generation) => this.#serve(partition, generation),
       onReleasing: (partition, lost) => this.#stopServing(partition, lost),
+      onRenewed: () => this.#pump(),
     });
   }
 
@@ -289,22 +292,28 @@ export class KeyedQueue {
   }
 
   #pump(): void {
-    const ready = this.#ready;
+    /** Lines of partitions whose lease is in doubt: they wait for the next renewal round. */
+    let inDoubt: KeyLine[] | undefined;
     while (!this.#paused && !this.#closing && this.#running < this.options.concurrency) {
-      const line = ready[this.#readyHead];
+      const line = this.#ready[this.#readyHead];
       if (line === undefined) break;
       this.#readyHead++;
       line.queued = false;
       const head = line.jobs[0];
       if (line.partition.stopped || line.state !== "waiting" || head?.lease === undefined) continue;
-      // Between ownership checks the lease may have run out (a stalled renewal): start nothing then.
-      if (!this.#ownership.holds(line.partition.partition)) continue;
+      // The lease may have run out since the last round (stalled renewals): start nothing then.
+      if (!this.#ownership.holds(line.partition.partition)) {
+        inDoubt ??= [];
+        inDoubt.push(line);
+        continue;
+      }
       this.#start(line, head);
     }
-    if (this.#readyHead > 1024 && this.#readyHead * 2 > ready.length) {
-      this.#ready = ready.slice(this.#readyHead);
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead);
       this.#readyHead = 0;
     }
+    for (const line of inDoubt ?? []) this.#queue(line);
   }
 
   #start(line: KeyLine, head: Job): void {

@@ -25,6 +25,8 @@ export interface OwnershipOptions {
    * lease is gone already (another worker may own the partition now), so running jobs are aborted.
    */
   onReleasing(partition: number, lost: boolean): Promise<void>;
+  /** After each round of renewals: partitions whose lease was briefly in doubt may go on. */
+  onRenewed(): void;
 }
 
 export class PartitionOwnership {
@@ -36,7 +38,8 @@ export class PartitionOwnership {
   readonly #members = new Map<string, { revision: number; seenAt: number }>();
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> = Promise.resolve();
-  #stopped = false;
+  /** Stopping: keep renewing the partitions served (their jobs still run), take and give none. */
+  #stopping = false;
 
   constructor(private readonly options: OwnershipOptions) {
     const { kv, queue, workerId, leaseMs, logger } = options;
@@ -74,22 +77,26 @@ export class PartitionOwnership {
 
   #schedule(): void {
     this.#tick = this.#tick
-      .then(() => (this.#stopped ? undefined : this.#rebalance()))
-      .catch((error: unknown) =>
-        this.options.logger.warn({ err: error }, "partition ownership check failed"),
-      );
+      .then(() => this.#rebalance())
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, "partition ownership check failed"))
+      .finally(() => this.options.onRenewed());
   }
 
-  /** Stops taking and renewing partitions; the caller then stops serving and calls release(). */
+  /**
+   * Stops taking and handing back partitions; those served stay renewed until release(), so no
+   * other worker starts a key whose job still runs here.
+   */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#stopping = true;
     await this.#tick;
   }
 
   /** Gives every lease back (their jobs are no longer running here) and leaves the membership. */
   async release(): Promise<void> {
     const { kv, queue, workerId } = this.options;
+    this.#stopping = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#tick;
     await Promise.all([...this.#serving].map((partition) => this.#leases[partition]?.release()));
     this.#serving.clear();
     await kv.delete(ownershipKeys.member(queue, workerId)).catch(() => {});
@@ -97,10 +104,11 @@ export class PartitionOwnership {
 
   async #rebalance(): Promise<void> {
     const now = Date.now();
-    const share = Math.ceil(this.options.partitions / (await this.#liveWorkers(now)));
     for (const partition of this.#serving) {
       if (!(await this.#leases[partition]?.tick(now))) this.#lose(partition);
     }
+    if (this.#stopping) return;
+    const share = Math.ceil(this.options.partitions / (await this.#liveWorkers(now)));
     let kept = this.#serving.size - this.#handingBack.size;
     for (const partition of [...this.#serving].reverse()) {
       if (kept <= share) break;
@@ -110,7 +118,7 @@ export class PartitionOwnership {
     }
     // Start at a place of our own, so workers starting together do not all race for partition 0.
     const first = partitionOf(this.options.workerId, this.options.partitions);
-    for (let i = 0; i < this.options.partitions && kept < share && !this.#stopped; i++) {
+    for (let i = 0; i < this.options.partitions && kept < share && !this.#stopping; i++) {
       const partition = (first + i) % this.options.partitions;
       const lease = this.#leases[partition];
       if (lease === undefined || this.#serving.has(partition) || !(await lease.tick(now))) continue;

@@ -16,6 +16,7 @@ interface EnqueueArgs extends GlobalArgs {
   jobTimeout?: number;
   delay?: string;
   runAt?: string;
+  key?: string;
 }
 
 /** --data is JSON text, or @path to read it from a file. */
@@ -59,10 +60,18 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
         type: "string",
         describe: "run no earlier than: ISO time or +10m (a past time runs now)",
       })
+      .option("key", {
+        type: "string",
+        describe: "jobs with the same key run one at a time, in order (a keyed queue)",
+      })
       .example(`$0 enqueue emails email.send --data '{"to":"ann@example.com"}'`, "enqueue a job")
       .example(
         "$0 enqueue reports build --data @report.json --job-id report-2024-06",
         "idempotent, payload from a file",
+      )
+      .example(
+        `$0 enqueue ledger post --key account-42 --data '{"amount":5}'`,
+        "after account-42's earlier jobs",
       ) as never,
   handler: (args) =>
     withApi(args, async (api) => {
@@ -77,6 +86,7 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
       if (args.jobTimeout !== undefined) body.timeoutMs = args.jobTimeout;
       if (args.delay !== undefined) body.delayMs = parseDuration(args.delay);
       if (args.runAt !== undefined) body.runAt = parseFutureTime(args.runAt);
+      if (args.key !== undefined) body.key = args.key;
       const result = await api.request("jobs.enqueue", body as never);
       if (args.json) return printJson(result);
       if (result.duplicate)
