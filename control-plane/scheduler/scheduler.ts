@@ -4,8 +4,8 @@
 // the last one stopped.
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import { Lease, type LeaseRecord } from "../../runtime/coordination/kv-lease.ts";
 import type { JetmeshClient } from "../../runtime/index.ts";
+import { Lease, type LeaseRecord } from "../../runtime/index.ts";
 import type { SchedulerStatusReply } from "../api/protocol.ts";
 import type { Mesh } from "../mesh.ts";
 import { DelayFirer } from "./delay-firer.ts";
