@@ -36,6 +36,7 @@ export class Puller {
   #lastHeard = Date.now();
   #watchdog: NodeJS.Timeout | undefined;
   #onChange: () => void = () => {};
+  #stopStatuses: () => void = () => {};
 
   constructor(nc: NatsConnection, options: PullerOptions) {
     this.#nc = nc;
@@ -111,6 +112,7 @@ export class Puller {
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#stopStatuses();
   }
 
   #subscribe(): Subscription {
@@ -157,7 +159,11 @@ export class Puller {
   }
 
   async #watchReconnects(): Promise<void> {
-    for await (const status of this.#nc.status()) {
+    const statuses = this.#nc.status();
+    // nats-core's status iterator has stop(); without it, a closed puller would listen forever
+    // (a keyed partition's puller is closed whenever the partition changes owner).
+    this.#stopStatuses = () => (statuses as { stop?: () => void }).stop?.();
+    for await (const status of statuses) {
       if (status.type === "reconnect") this.#reset();
     }
   }

@@ -148,15 +148,6 @@ export class KeyedQueue {
     return this.options.concurrency;
   }
 
-  get paused(): boolean {
-    return this.#paused;
-  }
-
-  /** Partitions served here now. */
-  get partitions(): number[] {
-    return [...this.#served.keys()].sort((a, b) => a - b);
-  }
-
   start(): void {
     this.#ownership.start();
   }

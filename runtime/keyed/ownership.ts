@@ -64,10 +64,6 @@ export class PartitionOwnership {
     return this.#leases[partition]?.held ?? false;
   }
 
-  get served(): ReadonlySet<number> {
-    return this.#serving;
-  }
-
   start(): void {
     this.#schedule();
     // A third of the lease time leaves two renewals of slack, as for job leases.
