@@ -66,11 +66,22 @@ class KeyLine {
     return -1;
   }
 
-  /** Inserts by stream sequence: new jobs come last, a redelivered earlier one goes before them. */
+  /**
+   * Inserts by stream sequence: new jobs come last, a redelivered earlier one goes before them,
+   * but never before a head that runs or retries (a job finished here and delivered again because
+   * its ack was lost runs once more, after the head).
+   */
   insert(job: Job): void {
+    const first = this.state === "waiting" ? 0 : 1;
     let at = this.jobs.length;
-    while (at > 0 && (this.jobs[at - 1]?.seq ?? 0) > job.seq) at--;
+    while (at > first && (this.jobs[at - 1]?.seq ?? 0) > job.seq) at--;
     this.jobs.splice(at, 0, job);
+  }
+
+  /** Removes a finished job (the head, unless a late redelivery was put before it). */
+  remove(job: Job): void {
+    const at = this.jobs[0] === job ? 0 : this.jobs.indexOf(job);
+    if (at >= 0) this.jobs.splice(at, 1);
   }
 }
 
@@ -332,7 +343,7 @@ export class KeyedQueue {
     }
     const answer = head.delivery.answer;
     if (answer === "ack" || answer === "term") {
-      line.jobs.shift();
+      line.remove(head);
       served.held--;
       line.state = "waiting";
       if (line.jobs.length === 0) served.lines.delete(line.key);
