@@ -5,6 +5,7 @@ import type {
   DrainParams,
   EnqueueParams,
   HeartbeatParams,
+  KeyedParams,
   LatencyParams,
   MemoryParams,
   PauseParams,
@@ -33,6 +34,8 @@ export interface Profile {
   processes: { messages: number; counts: number[]; concurrency: number };
   memory: MemoryParams;
   delayed: DelayedParams;
+  /** Keyed jobs (jetmesh only): drain rates over 1, 100 and 100,000 keys against unkeyed. */
+  keyed: KeyedParams;
   /** Control scenarios (jetmesh only): pause propagation and heartbeat aggregation. */
   control: { pause: PauseParams; heartbeats: HeartbeatParams };
 }
@@ -44,6 +47,8 @@ const ENCODINGS: PayloadSpec["encoding"][] = ["msgpack", "json"];
 const KB = 1024;
 /** A typical worker size: the payload, process and memory scenarios run their workers at it. */
 const WORKER_CONCURRENCY = 64;
+/** The key counts: one key (everything in order), a hundred, and one per job. */
+const KEY_COUNTS = [1, 100, 100_000];
 
 export const PROFILES: Record<Profile["name"], Profile> = {
   quick: {
@@ -66,6 +71,8 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     processes: { messages: 3_000, counts: [2], concurrency: WORKER_CONCURRENCY },
     memory: { messages: 3_000, concurrency: WORKER_CONCURRENCY, idleMs: 300, checkpoints: [0.25, 0.9] },
     delayed: { pending: 10_000, due: 500, spreadMs: 3_000 },
+    // Fewer jobs than keys: the 100,000-key drain gives every job a key of its own.
+    keyed: { messages: 3_000, keys: KEY_COUNTS, partitions: 16, concurrency: WORKER_CONCURRENCY },
     // A smaller fleet and a shorter interval: the smoke run checks that both scenarios work.
     control: {
       pause: { workers: 20, pauses: 3 },
@@ -92,6 +99,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
     memory: { messages: 100_000, concurrency: WORKER_CONCURRENCY, idleMs: 2_000, checkpoints: [0.25, 0.9] },
     // A million pending delayed jobs: enqueueing them alone takes about a minute here.
     delayed: { pending: 1_000_000, due: 5_000, spreadMs: 20_000 },
+    keyed: { messages: 100_000, keys: KEY_COUNTS, partitions: 16, concurrency: WORKER_CONCURRENCY },
     // The design's fleet sizes, at the worker's default heartbeat interval (5 s).
     control: {
       pause: { workers: 100, pauses: 20 },

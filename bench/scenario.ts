@@ -141,3 +141,14 @@ export interface System {
   /** → `{ pending, enqueueRate, idleRss, heldRss, peakRss, p50, p99, max }`, MB and ms */
   delayed?(ctx: RunContext, params: DelayedParams): Promise<Sample>;
 }
+
+/**
+ * One worker (concurrency `concurrency`) drains `messages` pre-filled no-op jobs, unkeyed and then
+ * spread over each count of `keys` on a queue of `partitions` key partitions.
+ */
+export interface KeyedParams {
+  messages: number;
+  keys: number[];
+  partitions: number;
+  concurrency: number;
+}

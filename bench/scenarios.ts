@@ -3,6 +3,7 @@ import type { Profile } from "./profile.ts";
 import type { MetricSpec, PayloadSpec, RunContext, Runner, Sample, Scenario, System } from "./scenario.ts";
 import { formatBytes, payloadFor } from "./support/payload.ts";
 import { heartbeatAggregation, pausePropagation } from "./systems/jetmesh-control.ts";
+import { keyedMetric, keyedThroughput } from "./systems/jetmesh-keyed.ts";
 
 /** The system every ratio is taken against: what JetStream gives without a job layer. */
 export const BASELINE = "raw-jetstream";
@@ -137,6 +138,28 @@ function controlScenarios(profile: Profile, systems: System[]): Scenario[] {
   ];
 }
 
+/** Keyed jobs have no counterpart in the baselines: jetmesh alone, each key count against unkeyed. */
+function keyedScenarios(profile: Profile, systems: System[]): Scenario[] {
+  if (!systems.some((system) => system.name === "jetmesh")) return [];
+  const { keyed } = profile;
+  const counts = [undefined, ...keyed.keys];
+  return [
+    {
+      name: `keyed c=${keyed.concurrency}`,
+      description: `one worker (c=${keyed.concurrency}) completes ${keyed.messages} pre-filled no-op jobs: unkeyed, then over ${keyed.keys.join(", ")} keys (${keyed.partitions} partitions), in one run`,
+      metrics: counts.map((keys) => ({
+        key: keyedMetric(keys),
+        label: keys === undefined ? "unkeyed msgs/s" : `${keys} key${keys === 1 ? "" : "s"} msgs/s`,
+        better: "higher" as const,
+        noRatio: true,
+      })),
+      systems: { jetmesh: (ctx) => keyedThroughput(ctx, keyed) },
+      // Four drains per run.
+      runTimeoutMs: profile.runTimeoutMs * 2,
+    },
+  ];
+}
+
 export function buildScenarios(profile: Profile, systems: System[]): Scenario[] {
   const { enqueue, drain, latency, processes, memory, delayed } = profile;
   return [
@@ -187,6 +210,7 @@ export function buildScenarios(profile: Profile, systems: System[]): Scenario[] 
       // Filling the store is most of the run: about 5 minutes for a million here.
       runTimeoutMs: Math.max(profile.runTimeoutMs, delayed.pending * 2),
     },
+    ...keyedScenarios(profile, systems),
     ...controlScenarios(profile, systems),
   ];
 }

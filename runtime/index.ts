@@ -3,6 +3,8 @@
 export type { ClientOptions, EnqueueOptions, EnqueueResult, JobToEnqueue } from "./client/client.ts";
 export { DEFAULT_RESULT_TIMEOUT_MS, JetmeshClient } from "./client/client.ts";
 export { jobKey, newJobId } from "./client/job-id.ts";
+export type { LeaseOptions, LeaseRecord } from "./coordination/kv-lease.ts";
+export { Lease } from "./coordination/kv-lease.ts";
 export type { JetmeshErrorCode } from "./errors.ts";
 export {
   DecodeError,

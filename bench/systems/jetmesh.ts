@@ -15,6 +15,7 @@ import {
   type EnqueueOptions,
   JetmeshClient,
   type JobToEnqueue,
+  type QueueOptions,
   Worker,
 } from "../../runtime/index.ts";
 import type {
@@ -37,20 +38,20 @@ import { pace } from "../support/pace.ts";
 import { payloadFor } from "../support/payload.ts";
 import { delayedJobs } from "./jetmesh-delayed.ts";
 
-const JOB_NAME = "noop";
+export const JOB_NAME = "noop";
 
 /** What distinguishes the jetmesh systems: the worker options they set. */
-interface Variant {
+export interface Variant {
   events: boolean;
   prefetch?: number | "auto";
 }
 /** The baseline's 14-byte `{"job":"noop"}`, as a value the client encodes (MessagePack: 10 bytes). */
-const NOOP_PAYLOAD = { job: "noop" };
+export const NOOP_PAYLOAD = { job: "noop" };
 /** Pre-filling is not measured; it only needs to be quick and to bound the bytes in flight. */
 const PREFILL_WINDOW = 1_000;
 const PREFILL_BYTES = 16 * 1024 * 1024;
 /** After a timed drain, how long every job may take to be seen gone from the stream (untimed check). */
-const SETTLED_CHECK_MS = 5_000;
+export const SETTLED_CHECK_MS = 5_000;
 /** The worker logs its start and stop at info level; the benchmark output is no place for that. */
 const SILENT = createLogger({}, { JETMESH_LOG_LEVEL: "silent" });
 
@@ -62,13 +63,20 @@ export interface BenchQueue {
   stream: string;
 }
 
-/** Runs `body` against a queue declared for this run; its stream is deleted afterwards. */
-export async function withQueue<T>(ctx: RunContext, body: (queue: BenchQueue) => Promise<T>): Promise<T> {
+/**
+ * Runs `body` against a queue declared for this run (named `<runId><suffix>`, with `options`);
+ * its stream is deleted afterwards.
+ */
+export async function withQueue<T>(
+  ctx: RunContext,
+  body: (queue: BenchQueue) => Promise<T>,
+  { suffix = "", options }: { suffix?: string; options?: QueueOptions } = {},
+): Promise<T> {
   const client = await JetmeshClient.connect({ connection: { servers: ctx.services.natsUrl } });
   try {
     const jsm = await jetstreamManager(client.nc);
-    const queue = ctx.runId;
-    const { stream } = await client.queues.declare(queue);
+    const queue = `${ctx.runId}${suffix}`;
+    const { stream } = await client.queues.declare(queue, options);
     try {
       return await body({ client, jsm, queue, stream });
     } finally {
@@ -103,14 +111,14 @@ function prefillWindow(payloadBytes: number): number {
   return Math.max(16, Math.min(PREFILL_WINDOW, Math.floor(PREFILL_BYTES / payloadBytes)));
 }
 
-type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
+export type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
 
 /**
  * Starts a Worker serving `queue` with one no-op job whose handler calls `onStart` with its payload
  * and attempt number. The worker gets its own connection, as it would in its own process, opened
  * by the caller.
  */
-function startWorker(
+export function startWorker(
   connection: NatsConnection,
   queue: string,
   concurrency: number,
@@ -140,7 +148,7 @@ function startWorker(
  * between two handler starts, jobs delivered more than once (a lost delivery or ack comes back
  * after the queue's 30 s ack wait), and how often the worker's connection dropped.
  */
-class StallWatch {
+export class StallWatch {
   maxGapMs = 0;
   redelivered = 0;
   disconnects = 0;

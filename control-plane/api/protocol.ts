@@ -620,6 +620,8 @@ export interface ApiSpec {
       /** At most one job per queue and key while it waits or runs (and within uniqueWindowMs). */
       uniqueKey?: string;
       uniqueWindowMs?: number;
+      /** Jobs with the same key run one at a time, in order (docs/keyed-jobs.md). */
+      key?: string;
     };
     reply: EnqueueReply;
   };

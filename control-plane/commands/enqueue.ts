@@ -33,6 +33,8 @@ export async function enqueueJob(
   if (uniqueWindowMs !== undefined && uniqueKey === undefined)
     throw invalid("uniqueWindowMs needs a uniqueKey: the window belongs to a uniqueness key");
   if (uniqueKey !== undefined) options.unique = { key: uniqueKey, windowMs: uniqueWindowMs ?? 0 };
+  const key = optionalString(body, "key");
+  if (key !== undefined) options.key = key;
   try {
     const result = await client.enqueue(queue, name, body.payload, options);
     return { ...result };

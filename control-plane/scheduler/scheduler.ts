@@ -4,11 +4,10 @@
 // the last one stopped.
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
-import type { JetmeshClient } from "../../runtime/index.ts";
+import { type JetmeshClient, Lease, type LeaseRecord } from "../../runtime/index.ts";
 import type { SchedulerStatusReply } from "../api/protocol.ts";
 import type { Mesh } from "../mesh.ts";
 import { DelayFirer } from "./delay-firer.ts";
-import { Lease, type LeaseRecord } from "./lease.ts";
 import { ScheduleRunner } from "./schedule-runner.ts";
 
 export interface SchedulerOptions {

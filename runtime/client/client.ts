@@ -12,6 +12,7 @@ import {
   type QueueSettings,
   readQueueSettings,
 } from "../jetstream/queues.ts";
+import { assertKey, KeyedRouting } from "../keyed/partitions.ts";
 import { endSpan, startEnqueueSpan } from "../observability/tracing.ts";
 import { resultsBucket, setResultRetention, uniqueBucket } from "../results/buckets.ts";
 import type { JobState } from "../results/job-state.ts";
@@ -62,6 +63,11 @@ export interface EnqueueOptions {
   unique?: UniqueOptions;
   /** Record the job's state, progress and result for client.result() / client.jobState(). */
   result?: boolean;
+  /**
+   * Jobs with the same key run one at a time, in enqueue order; the queue must be declared with
+   * keyPartitions (docs/keyed-jobs.md). Not with delay or runAt.
+   */
+  key?: string;
 }
 
 /** How long client.result() waits unless told otherwise. */
@@ -101,6 +107,7 @@ export class JetmeshClient {
   readonly #encoding: Encoding;
   /** Queues known to exist: a delayed job for a missing queue is refused at enqueue, not when due. */
   readonly #declared = new Map<string, Promise<unknown>>();
+  readonly #keyed: KeyedRouting;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -113,6 +120,7 @@ export class JetmeshClient {
     this.#ownsConnection = ownsConnection;
     this.#encoding = options.encoding ?? "msgpack";
     this.#publisher = new AckedPublisher(nc, options.publishTimeoutMs ?? 5000);
+    this.#keyed = new KeyedRouting(new Kvm(nc), this.subjects);
   }
 
   static async connect(options: ClientOptions = {}): Promise<JetmeshClient> {
@@ -160,7 +168,7 @@ export class JetmeshClient {
     options: EnqueueOptions = {},
   ): Promise<EnqueueResult> {
     const prepared = this.#prepare({ queue, name, payload, options });
-    if (options.unique === undefined) return this.#publish(queue, name, prepared);
+    if (options.unique === undefined) return this.#publish(queue, name, prepared, options.key);
     // The key is claimed before the job exists, so racing producers cannot both publish.
     const claims = await this.#uniqueClaims();
     const claim = await claims.claim(queue, options.unique, prepared.jobId);
@@ -168,7 +176,7 @@ export class JetmeshClient {
       return { jobId: claim.jobId, queue, name, sequence: claim.sequence ?? 0, duplicate: true };
     let result: EnqueueResult;
     try {
-      result = await this.#publish(queue, name, prepared);
+      result = await this.#publish(queue, name, prepared, options.key);
     } catch (error) {
       if (wasRefused(error)) await claims.release(claim);
       throw error;
@@ -177,8 +185,14 @@ export class JetmeshClient {
     return result;
   }
 
-  async #publish(queue: string, name: string, prepared: PreparedJob): Promise<EnqueueResult> {
-    const { subject, jobId, data, headers, dueAt } = prepared;
+  async #publish(
+    queue: string,
+    name: string,
+    prepared: PreparedJob,
+    key: string | undefined,
+  ): Promise<EnqueueResult> {
+    const { jobId, data, headers, dueAt } = prepared;
+    const subject = key === undefined ? prepared.subject : await this.#keyed.subject(queue, name, key);
     const delayed = dueAt !== undefined && dueAt > Date.now();
     if (delayed) await this.#assertDeclared(queue);
     if (delayed) headers.set(Header.Subject, subject);
@@ -243,12 +257,14 @@ export class JetmeshClient {
     const jobId = options.jobId ?? newJobId();
     if (options.jobId !== undefined) assertJobId(jobId);
     const dueAt = dueTimeOf(options);
+    if (options.key !== undefined) assertKeyedOptions(options.key, dueAt);
     const { data, headers } = buildJobMessage(job.payload, {
       jobId,
       encoding: options.encoding ?? this.#encoding,
       maxAttempts: options.maxAttempts,
       timeoutMs: options.timeoutMs,
       dueAt,
+      key: options.key,
       extraHeaders: options.headers,
     });
     const wantsResult = options.result === true;
@@ -378,6 +394,7 @@ const RESERVED_HEADERS = new Set(
     Header.Subject,
     Header.Result,
     Header.UniqueKey,
+    Header.Key,
   ].map((name) => name.toLowerCase()),
 );
 
@@ -408,6 +425,16 @@ function wasRefused(error: unknown): boolean {
     error instanceof QueueFullError ||
     error instanceof PayloadTooLargeError
   );
+}
+
+function assertKeyedOptions(key: string, dueAt: number | undefined): void {
+  assertKey(key);
+  if (dueAt !== undefined) {
+    throw new JetmeshError(
+      "INVALID_OPTIONS",
+      "a keyed job cannot be delayed (delay or runAt): enqueue it when it is due",
+    );
+  }
 }
 
 /** The due time the options ask for: `delay` from now, or `runAt`; undefined to run at once. */

@@ -14,6 +14,8 @@ export interface PullerOptions {
   expiresMs?: number;
   /** Server heartbeat interval while a request waits. @default 5000 */
   heartbeatMs?: number;
+  /** Wraps a received message; a subclass of Delivery can watch its acknowledgement. */
+  deliveryOf?: (msg: Msg) => Delivery;
 }
 
 const CONFLICT_RETRY_MS = 1000;
@@ -37,10 +39,16 @@ export class Puller {
   #onChange: (ended: PullRequest | undefined) => void = () => {};
   /** Drains of abandoned subscriptions: jobs may still arrive on them until these settle. */
   readonly #draining = new Set<Promise<void>>();
+  #stopStatuses: () => void = () => {};
 
   constructor(nc: NatsConnection, options: PullerOptions) {
     this.#nc = nc;
-    this.#options = { expiresMs: 30_000, heartbeatMs: 5_000, ...options };
+    this.#options = {
+      expiresMs: 30_000,
+      heartbeatMs: 5_000,
+      deliveryOf: (msg) => new Delivery(msg),
+      ...options,
+    };
     this.#subject = `$JS.API.CONSUMER.MSG.NEXT.${options.stream}.${options.consumer}`;
   }
 
@@ -126,6 +134,7 @@ export class Puller {
     this.#subscription?.unsubscribe();
     this.#subscription = undefined;
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
+    this.#stopStatuses();
     await Promise.all([...this.#draining]);
   }
 
@@ -135,7 +144,7 @@ export class Puller {
       callback: (_error, msg) => {
         if (inbox === this.#inbox) this.#receive(msg);
         // A job for an abandoned request: no request of ours counts it.
-        else if (msg.reply) this.#options.onDelivery(new Delivery(msg));
+        else if (msg.reply) this.#options.onDelivery(this.#options.deliveryOf(msg));
       },
     });
   }
@@ -147,7 +156,7 @@ export class Puller {
       const fulfilled = head !== undefined && ++head.received >= head.count;
       if (fulfilled) this.#requests.shift();
       // Deliver before reporting the change, so the caller counts this job as running when it asks again.
-      this.#options.onDelivery(new Delivery(msg));
+      this.#options.onDelivery(this.#options.deliveryOf(msg));
       if (fulfilled) this.#onChange(head);
       return;
     }
@@ -173,7 +182,11 @@ export class Puller {
   }
 
   async #watchReconnects(): Promise<void> {
-    for await (const status of this.#nc.status()) {
+    const statuses = this.#nc.status();
+    // nats-core's status iterator has stop(); without it, a closed puller would listen forever
+    // (a keyed partition's puller is closed whenever the partition changes owner).
+    this.#stopStatuses = () => (statuses as { stop?: () => void }).stop?.();
+    for await (const status of statuses) {
       if (status.type === "reconnect") this.#reset();
     }
   }

@@ -15,6 +15,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import { millis, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { JetmeshError, QueueNotFoundError } from "../errors.ts";
+import { keyedFilter, openKeyedBucket, settleKeyPartitions } from "../keyed/partitions.ts";
 import { ensureResultBuckets } from "../results/buckets.ts";
 import { controlBucket } from "../wire/control.ts";
 import type { Subjects } from "../wire/subjects.ts";
@@ -39,9 +40,14 @@ export interface QueueOptions {
   duplicateWindowMs?: number;
   /** Where the stream is stored. @default "file" */
   storage?: "file" | "memory";
+  /**
+   * Partitions for keyed jobs (docs/keyed-jobs.md); 0 takes no keyed jobs. Fixed once non-zero.
+   * @default the count already in force, else 0
+   */
+  keyPartitions?: number;
 }
 
-export const QUEUE_DEFAULTS: Required<QueueOptions> = {
+export const QUEUE_DEFAULTS: Required<Omit<QueueOptions, "keyPartitions">> = {
   replicas: 1,
   maxJobs: -1,
   maxBytes: -1,
@@ -79,7 +85,7 @@ export function attemptsBucket(subjects: Subjects): string {
   return `${subjects.prefix}_attempts`;
 }
 
-function resolve(options: QueueOptions): Required<QueueOptions> {
+function resolve(options: QueueOptions): Required<Omit<QueueOptions, "keyPartitions">> {
   const resolved = { ...QUEUE_DEFAULTS, ...options };
   for (const key of ["concurrency", "ackWaitMs", "maxAttempts", "duplicateWindowMs"] as const) {
     if (!Number.isSafeInteger(resolved[key]) || resolved[key] < 1) {
@@ -115,9 +121,15 @@ export async function declareQueue(
     settings.maxJobBytes > 0
       ? settings.maxJobBytes
       : (nc.info?.max_payload ?? 1024 * 1024) - DEAD_LETTER_HEADROOM_BYTES;
+  const kvm = new Kvm(nc);
+  const keyPartitions = await settleKeyPartitions(
+    await openKeyedBucket(kvm, subjects, settings.replicas),
+    queue,
+    options.keyPartitions,
+  );
   const streamConfig: Partial<StreamConfig> & { name: string } = {
     name: stream,
-    subjects: [subjects.queueFilter(queue)],
+    subjects: [subjects.queueFilter(queue), ...(keyPartitions > 0 ? [keyedFilter(subjects, queue)] : [])],
     retention: RetentionPolicy.Workqueue,
     discard: DiscardPolicy.New,
     storage: settings.storage === "memory" ? StorageType.Memory : StorageType.File,
@@ -130,7 +142,6 @@ export async function declareQueue(
   await upsertStream(jsm, streamConfig);
   await ensureDeadLetterStream(jsm, subjects, settings.replicas);
   await ensureDelayStore(jsm, subjects, settings.replicas);
-  const kvm = new Kvm(nc);
   await kvm.create(attemptsBucket(subjects), {
     history: 1,
     ttl: ATTEMPTS_TTL_MS,

@@ -23,6 +23,8 @@ export const Header = {
   Result: "Jetmesh-Result",
   /** The hash of the job's uniqueness key: the worker releases the key when the job ends. */
   UniqueKey: "Jetmesh-Unique-Key",
+  /** A keyed job's key: jobs with the same key run one at a time, in order (docs/keyed-jobs.md). */
+  Key: "Jetmesh-Key",
   /** The recurring schedule that fired the job. */
   ScheduleId: "Jetmesh-Schedule-Id",
   TraceParent: "traceparent",

@@ -17,6 +17,8 @@ export interface JobMessageOptions {
   enqueuedAt?: number;
   /** When the job is due (ms since epoch); absent for a job that may run at once. */
   dueAt?: number;
+  /** A keyed job's key (docs/keyed-jobs.md). */
+  key?: string;
   /** Extra headers, e.g. W3C trace context. */
   extraHeaders?: Record<string, string>;
 }
@@ -33,6 +35,7 @@ export function buildJobHeaders(options: JobMessageOptions): MsgHdrs {
     h.append(Header.Attempt, String(options.attempt));
   if (options.maxAttempts !== undefined) h.append(Header.MaxAttempts, String(options.maxAttempts));
   if (options.timeoutMs !== undefined) h.append(Header.TimeoutMs, String(options.timeoutMs));
+  if (options.key !== undefined) h.append(Header.Key, options.key);
   if (options.extraHeaders !== undefined) {
     // Extra headers may repeat a name given above (the caller's choice wins, as with set()).
     for (const [key, value] of Object.entries(options.extraHeaders)) h.set(key, value);

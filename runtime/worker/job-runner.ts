@@ -54,6 +54,12 @@ export interface JobRunnerOptions {
   isCancelled: (jobKey: string) => boolean;
   /** Receives the return value of jobs that asked for their result or hold a uniqueness key. */
   records: Pick<JobRecords, "completed">;
+  /**
+   * Set for a keyed partition, whose jobs keep their stream order (docs/keyed-jobs.md): a retry
+   * waits as a delayed nak, never in the delay store, and a job handed back is nakked, never
+   * stored again, since a stored copy would queue behind the key's later jobs.
+   */
+  inOrder?: { jobName: (subject: string) => string };
 }
 
 const NO_DETAILS = {};
@@ -66,8 +72,11 @@ export class JobRunner {
   constructor(private readonly options: JobRunnerOptions) {}
 
   async run(msg: Delivery): Promise<void> {
-    const { queue, jobs } = this.options;
-    const name = msg.subject.slice(this.options.subjects.queueFilter(queue.queue).length - 1);
+    const { queue, jobs, inOrder } = this.options;
+    const name =
+      inOrder === undefined
+        ? msg.subject.slice(this.options.subjects.queueFilter(queue.queue).length - 1)
+        : inOrder.jobName(msg.subject);
     let values: HeaderValues | undefined;
     let envelope: JobEnvelope;
     try {
@@ -92,7 +101,8 @@ export class JobRunner {
       );
     }
     if (this.options.isCancelled(jobKey(envelope.id))) return this.#cancel(msg, envelope);
-    if (isEarly(envelope)) return deferUntilDue(this.options, msg, envelope);
+    // A keyed job is not moved to the delay store: it would come back behind its key's later jobs.
+    if (isEarly(envelope) && inOrder === undefined) return deferUntilDue(this.options, msg, envelope);
     const definition = jobs.get(envelope.name);
     if (definition === undefined) {
       const error = new JetmeshError(
@@ -201,7 +211,8 @@ export class JobRunner {
       return;
     }
     const delayMs = retryDelayMs(definition.backoff ?? DEFAULT_BACKOFF, envelope.attempt, settled.error);
-    await retryAfter(this.options, msg, envelope, delayMs);
+    if (this.options.inOrder === undefined) await retryAfter(this.options, msg, envelope, delayMs);
+    else msg.nak(delayMs);
     events.publish("retrying", envelope, { retryInMs: delayMs, error: errorOf(settled.error, kind) });
   }
 
@@ -217,6 +228,8 @@ export class JobRunner {
   }
 
   async #handBack(msg: Delivery, envelope: JobEnvelope): Promise<void> {
+    // A keyed job stays where it is; its partition's next owner reads it again from there.
+    if (this.options.inOrder !== undefined) return msg.nak();
     try {
       await handBack(this.options.js, msg, envelope.id, envelope.attempt);
     } catch (error) {

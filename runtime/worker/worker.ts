@@ -10,6 +10,8 @@ import type { Logger } from "pino";
 import { JetmeshError } from "../errors.ts";
 import { type ConnectionSettings, connectionSettingsFromEnv, connectNats } from "../jetstream/connection.ts";
 import { attemptsBucket, type QueueSettings, readQueueSettings } from "../jetstream/queues.ts";
+import { KeyedQueue } from "../keyed/keyed-queue.ts";
+import { keyedBucket, readKeyPartitions } from "../keyed/partitions.ts";
 import { createLogger } from "../observability/logging.ts";
 import type { WorkerMetrics } from "../observability/metrics.ts";
 import { controlBucket } from "../wire/control.ts";
@@ -82,6 +84,8 @@ interface QueueRuntime {
   fetcher: QueueFetcher;
   runner: JobRunner;
   leases: LeaseKeeper;
+  /** The queue's keyed jobs, when it has key partitions (docs/keyed-jobs.md). */
+  keyed: KeyedQueue | undefined;
 }
 
 export class Worker {
@@ -209,23 +213,38 @@ export class Worker {
       options.priority === undefined
         ? undefined
         : new PriorityFetcher({ queues: options.queues, priority: options.priority, concurrency });
+    const keyed = await kvm.open(keyedBucket(subjects));
     for (const queue of options.queues) {
       const settings = await readQueueSettings(jsm, subjects, queue);
       const leases = new LeaseKeeper(settings.ackWaitMs);
-      const runner = new JobRunner({
+      const shared = {
         js,
         subjects,
-        queue: settings,
         jobs,
-        leases,
         attempts,
         events,
         logger: this.logger.child({ queue }),
         workerId: this.id,
         maxPayloadBytes: options.maxPayloadBytes ?? WORKER_DEFAULTS.maxPayloadBytes,
-        isCancelled: (key) => control.isCancelled(key),
+        isCancelled: (key: string) => control.isCancelled(key),
         records,
-      });
+      };
+      const runner = new JobRunner({ ...shared, queue: settings, leases });
+      const partitions = await readKeyPartitions(keyed, queue);
+      const keyedQueue =
+        partitions === 0
+          ? undefined
+          : new KeyedQueue({
+              nc: this.nc,
+              jsm,
+              kv: keyed,
+              settings,
+              partitions,
+              workerId: this.id,
+              concurrency,
+              runner: shared,
+              logger: shared.logger,
+            });
       const fetcherOptions: FetcherOptions = {
         nc: this.nc,
         stream: settings.stream,
@@ -238,7 +257,7 @@ export class Worker {
         logger: this.logger.child({ queue }),
       };
       const fetcher = sharedSlots?.lane(queue, fetcherOptions) ?? new Fetcher(fetcherOptions);
-      this.#queues.set(queue, { settings, fetcher, runner, leases });
+      this.#queues.set(queue, { settings, fetcher, runner, leases, keyed: keyedQueue });
     }
     // Commands issued before this worker started (a paused queue, cancelled jobs) apply from its first pull.
     await control.load();
@@ -267,6 +286,8 @@ export class Worker {
     for (const [queue, runtime] of this.#queues) {
       if (control.isPaused(queue)) runtime.fetcher.pause();
       runtime.fetcher.start();
+      if (control.isPaused(queue)) runtime.keyed?.pause();
+      runtime.keyed?.start();
     }
     if (control.drainRequested) void this.close();
   }
@@ -287,20 +308,25 @@ export class Worker {
     this.logger.info({ queue, paused }, paused ? "queue paused" : "queue resumed");
     if (paused) runtime.fetcher.pause();
     else runtime.fetcher.resume();
+    if (paused) runtime.keyed?.pause();
+    else runtime.keyed?.resume();
     this.#heartbeat?.publish();
   }
 
   #cancelRunning(key: string): boolean {
     let found = false;
-    for (const runtime of this.#queues.values()) found = runtime.runner.cancelRunning(key) || found;
+    for (const runtime of this.#queues.values()) {
+      found = runtime.runner.cancelRunning(key) || found;
+      found = runtime.keyed?.cancelRunning(key) || found;
+    }
     return found;
   }
 
   #queueLoad(): { queue: string; running: number; concurrency: number }[] {
     return [...this.#queues.values()].map((runtime) => ({
       queue: runtime.settings.queue,
-      running: runtime.fetcher.running,
-      concurrency: runtime.fetcher.concurrency,
+      running: runtime.fetcher.running + (runtime.keyed?.running ?? 0),
+      concurrency: runtime.fetcher.concurrency + (runtime.keyed?.concurrency ?? 0),
     }));
   }
 
@@ -325,16 +351,25 @@ export class Worker {
 
   /** Jobs running in this process now. */
   runningJobs(): RunningJob[] {
-    return [...this.#queues.values()].flatMap((runtime) => [...runtime.runner.running.values()]);
+    return [...this.#queues.values()].flatMap((runtime) => [
+      ...runtime.runner.running.values(),
+      ...(runtime.keyed?.runner.running.values() ?? []),
+    ]);
   }
 
   /** Stops starting jobs of a queue (all queues when omitted); running jobs finish. */
   pause(queue?: string): void {
-    for (const runtime of this.#select(queue)) runtime.fetcher.pause();
+    for (const runtime of this.#select(queue)) {
+      runtime.fetcher.pause();
+      runtime.keyed?.pause();
+    }
   }
 
   resume(queue?: string): void {
-    for (const runtime of this.#select(queue)) runtime.fetcher.resume();
+    for (const runtime of this.#select(queue)) {
+      runtime.fetcher.resume();
+      runtime.keyed?.resume();
+    }
   }
 
   #select(queue: string | undefined): QueueRuntime[] {
@@ -358,7 +393,10 @@ export class Worker {
     const runtimes = [...this.#queues.values()];
     this.#heartbeat?.publish();
     this.logger.info({ running: this.runningJobs().length, graceMs }, "worker stopping");
-    const drained = Promise.all(runtimes.map((runtime) => runtime.fetcher.stop()));
+    // A keyed queue's stop also gives its partitions back once its jobs have ended.
+    const drained = Promise.all(
+      runtimes.flatMap((runtime) => [runtime.fetcher.stop(), runtime.keyed?.stop()]),
+    );
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<"grace-over">((resolve) => {
       timer = setTimeout(() => resolve("grace-over"), graceMs);
@@ -368,8 +406,11 @@ export class Worker {
         { running: this.runningJobs().length },
         "grace period over; handing running jobs back",
       );
-      for (const runtime of runtimes)
-        runtime.runner.abortAll(new AbortReason("shutdown", "the worker is shutting down"));
+      const reason = new AbortReason("shutdown", "the worker is shutting down");
+      for (const runtime of runtimes) {
+        runtime.runner.abortAll(reason);
+        runtime.keyed?.runner.abortAll(reason);
+      }
       await drained;
     }
     clearTimeout(timer);

@@ -18,6 +18,7 @@ interface EnqueueArgs extends GlobalArgs {
   runAt?: string;
   uniqueKey?: string;
   uniqueWindow?: string;
+  key?: string;
 }
 
 /** --data is JSON text, or @path to read it from a file. */
@@ -69,6 +70,10 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
         type: "string",
         describe: "with --unique-key: keep refusing duplicates this long after the enqueue: 30s, 5m, 2h",
       })
+      .option("key", {
+        type: "string",
+        describe: "jobs with the same key run one at a time, in order (a keyed queue)",
+      })
       .example(`$0 enqueue emails email.send --data '{"to":"ann@example.com"}'`, "enqueue a job")
       .example(
         "$0 enqueue reports build --data @report.json --job-id report-2024-06",
@@ -77,6 +82,10 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
       .example(
         "$0 enqueue reports build --unique-key report-2024-06 --unique-window 1h",
         "at most one such job at a time, and none again within the hour",
+      )
+      .example(
+        `$0 enqueue ledger post --key account-42 --data '{"amount":5}'`,
+        "after account-42's earlier jobs",
       ) as never,
   handler: (args) =>
     withApi(args, async (api) => {
@@ -95,6 +104,7 @@ export const enqueueCommand: CommandModule<GlobalArgs, EnqueueArgs> = {
         throw usage("--unique-window needs --unique-key", "give the key the window belongs to");
       if (args.uniqueKey !== undefined) body.uniqueKey = args.uniqueKey;
       if (args.uniqueWindow !== undefined) body.uniqueWindowMs = parseDuration(args.uniqueWindow);
+      if (args.key !== undefined) body.key = args.key;
       const result = await api.request("jobs.enqueue", body as never);
       if (args.json) return printJson(result);
       if (result.duplicate)

@@ -1,7 +1,8 @@
-// Leader election among control-plane replicas through one KV key: the holder renews it with a
-// compare-and-set every renewal interval; another replica takes it over with a compare-and-set
-// once it has seen the same revision for a whole lease time (its own clock only: no clock sync
-// between hosts is needed). A replica that cannot renew steps down at once.
+// Exclusive ownership of one KV key among processes (the control plane's scheduler replicas, the
+// owners of a keyed queue's partitions): the holder renews it with a compare-and-set every
+// renewal interval; another process takes it over with a compare-and-set once it has seen the
+// same revision for a whole lease time (its own clock only: no clock sync between hosts is
+// needed). A holder that cannot renew steps down at once.
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 
@@ -11,8 +12,10 @@ export interface LeaseRecord {
 }
 
 export interface LeaseOptions {
-  /** How long a silent holder keeps the lease before another replica takes over. */
+  /** How long a silent holder keeps the lease before another process takes over. */
   leaseMs: number;
+  /** What the lease guards, for the log lines about it. @default "scheduler lease" */
+  label?: string;
 }
 
 export class Lease {
@@ -45,6 +48,15 @@ export class Lease {
     return this.#acquiredAt;
   }
 
+  /** The KV revision of our last write: it changes with every holder, so it names a holding. */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  get #label(): string {
+    return this.options.label ?? "scheduler lease";
+  }
+
   /** Renews the lease, or tries to take it; call it a few times per lease time. */
   async tick(now = Date.now()): Promise<boolean> {
     try {
@@ -52,7 +64,7 @@ export class Lease {
       else await this.#tryAcquire(now);
     } catch (error) {
       if (isConflict(error)) this.#stepDown("another replica holds the lease");
-      else this.logger.warn({ err: error }, "scheduler lease check failed");
+      else this.logger.warn({ err: error }, `${this.#label} check failed`);
     }
     return this.held;
   }
@@ -62,7 +74,7 @@ export class Lease {
     if (!this.#held) return;
     this.#held = false;
     await this.kv.delete(this.key, { previousSeq: this.#revision }).catch(() => {});
-    this.logger.info("scheduler lease released");
+    this.logger.info(`${this.#label} released`);
   }
 
   /** The current holder, from the bucket. */
@@ -102,13 +114,13 @@ export class Lease {
     this.#lastRenewalAt = now;
     this.#acquiredAt = now;
     this.#seen = undefined;
-    this.logger.info({ previous }, "scheduler lease acquired: this replica runs the scheduler");
+    this.logger.info({ previous }, `${this.#label} acquired`);
   }
 
   #stepDown(why: string): void {
     if (!this.#held) return;
     this.#held = false;
-    this.logger.warn({ why }, "scheduler lease lost: this replica stops scheduling");
+    this.logger.warn({ why }, `${this.#label} lost`);
   }
 
   #record(now: number): string {

@@ -1,0 +1,75 @@
+// With the users and permissions shipped in deploy/nats/accounts.conf, a producer enqueues keyed
+// jobs and a worker owns partitions, runs the jobs in order per key, retries one in place and hands
+// its partitions back on close, without a single permission violation in the server's log.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { createLogger, defineJob, JetmeshClient, Worker } from "../../runtime/index.ts";
+import { NatsServer, uniqueName, waitFor } from "../support/harness.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const USERS = {
+  producer: { user: "producer", password: "jetmesh-producer-dev" },
+  worker: { user: "worker", password: "jetmesh-worker-dev" },
+  controlPlane: { user: "control-plane", password: "jetmesh-control-plane-dev" },
+} as const;
+
+let server: NatsServer;
+const closers: (() => Promise<unknown>)[] = [];
+
+before(async () => {
+  server = await NatsServer.start({
+    extraConfig: await readFile(`${ROOT}deploy/nats/accounts.conf`, "utf8"),
+  });
+});
+
+after(async () => {
+  for (const close of closers.reverse()) await close().catch(() => {});
+  await server.stop();
+});
+
+test("producer and worker credentials suffice for keyed jobs", async () => {
+  const queue = uniqueName();
+  const admin = await JetmeshClient.connect({ connection: { servers: server.url, ...USERS.controlPlane } });
+  closers.push(() => admin.close());
+  await admin.queues.declare(queue, { ackWaitMs: 2000, keyPartitions: 4 });
+
+  const runs: string[] = [];
+  const worker = await Worker.start({
+    connection: { servers: server.url, ...USERS.worker },
+    queues: [queue],
+    logger: createLogger({}, { JETMESH_LOG_LEVEL: "silent" }),
+    jobs: [
+      defineJob<{ key: string; index: number }>({
+        name: "step",
+        backoff: { type: "fixed", delayMs: 100 },
+        run: ({ key, index }, ctx) => {
+          runs.push(`${key}:${index}`);
+          if (key === "k0" && index === 1 && ctx.attempt === 1) throw new Error("fails once");
+        },
+      }),
+    ],
+  });
+  closers.push(() => worker.close());
+
+  const producer = await JetmeshClient.connect({ connection: { servers: server.url, ...USERS.producer } });
+  closers.push(() => producer.close());
+  const keys = ["k0", "k1", "k2"];
+  await producer.enqueueMany(
+    [0, 1, 2, 3].flatMap((index) =>
+      keys.map((key) => ({ queue, name: "step", payload: { key, index }, options: { key } })),
+    ),
+  );
+  await waitFor(() => runs.length >= 13, "12 keyed jobs and one retry to run");
+  for (const key of keys) {
+    const order = runs.filter((run) => run.startsWith(`${key}:`));
+    assert.deepEqual(
+      order,
+      key === "k0" ? ["k0:0", "k0:1", "k0:1", "k0:2", "k0:3"] : [0, 1, 2, 3].map((i) => `${key}:${i}`),
+    );
+  }
+  await worker.close();
+  const denied = server.log.split("\n").filter((line) => /Violation/.test(line));
+  assert.deepEqual(denied, [], "keyed jobs need nothing the roles lack");
+});
