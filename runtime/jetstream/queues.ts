@@ -15,6 +15,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import { millis, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { JetmeshError, QueueNotFoundError } from "../errors.ts";
+import { limitsBucket, permitsBucket } from "../limits/rate.ts";
 import { controlBucket } from "../wire/control.ts";
 import type { Subjects } from "../wire/subjects.ts";
 
@@ -136,6 +137,8 @@ export async function declareQueue(
     replicas: settings.replicas,
   });
   await kvm.create(controlBucket(subjects.prefix), { history: 5, replicas: settings.replicas });
+  await kvm.create(limitsBucket(subjects.prefix), { history: 5, replicas: settings.replicas });
+  await kvm.create(permitsBucket(subjects.prefix), { history: 1, replicas: settings.replicas });
 
   const consumerConfig: Partial<ConsumerConfig> & { durable_name: string } = {
     durable_name: subjects.queueConsumer(),

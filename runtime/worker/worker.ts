@@ -26,6 +26,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS, HeartbeatPublisher } from "./heartbeat.t
 import { JobRunner, type RunningJob } from "./job-runner.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { LifecycleCounters, LifecycleFanOut, type LifecycleSink } from "./lifecycle.ts";
+import { RateLimits } from "./rate-limits.ts";
 
 export interface WorkerOptions {
   /** An open connection to use (the worker will not close it), or settings to open one. */
@@ -82,6 +83,7 @@ export class Worker {
   #eventPublisher: EventPublisher | undefined;
   #listener: ControlListener | undefined;
   #heartbeat: HeartbeatPublisher | undefined;
+  #rateLimits: RateLimits | undefined;
   /** Set once nothing runs and nothing is held: the last heartbeat says so. */
   #stopped = false;
   #resolveClosed: () => void = () => {};
@@ -212,6 +214,8 @@ export class Worker {
     }
     // Commands issued before this worker started (a paused queue, cancelled jobs) apply from its first pull.
     await control.load();
+    const fetchers = new Map([...this.#queues].map(([queue, runtime]) => [queue, runtime.fetcher]));
+    this.#rateLimits = await RateLimits.follow(kvm, subjects, fetchers, this.logger);
     this.#listener = new ControlListener(
       this.nc,
       subjects,
@@ -348,6 +352,7 @@ export class Worker {
     for (const runtime of runtimes) runtime.leases.close();
     this.#listener?.stop();
     this.#control?.stop();
+    this.#rateLimits?.stop();
     this.#heartbeat?.stop();
     this.#stopped = true;
     this.#heartbeat?.publish();

@@ -1,0 +1,126 @@
+// Rate limits as admin actions: set, remove and list the limits in `<prefix>_limits`, which every
+// worker follows (docs/rate-limits.md). A listed limit shows the permits granted in its current
+// window, so an operator sees a limit biting.
+import type { KV } from "@nats-io/kv";
+import { JetmeshError } from "../../runtime/index.ts";
+import { type LimitRecord, LimitStore } from "../../runtime/limits/limit-store.ts";
+import { permitsUsed } from "../../runtime/limits/permit-counter.ts";
+import {
+  checkRate,
+  formatRate,
+  type LimitTarget,
+  limitKey,
+  limitsBucket,
+  parseRate,
+  permitsBucket,
+  type RateLimit,
+} from "../../runtime/limits/rate.ts";
+import type { LimitView } from "../api/protocol.ts";
+import { ApiError, invalid, unknownQueue } from "../errors.ts";
+import { kvStream } from "../names.ts";
+import { optionalInteger, optionalString, requireToken } from "../validate.ts";
+import type { CommandContext } from "./context.ts";
+
+type Body = Record<string, unknown>;
+
+export async function setLimit(ctx: CommandContext, body: Body): Promise<LimitView> {
+  const target = await readTarget(ctx, body);
+  const rate = readRate(body);
+  const { limits, permits } = await openBuckets(ctx);
+  const record = await new LimitStore(limits, permits).set(target, rate, origin(body));
+  return view(record, permits);
+}
+
+export async function removeLimit(ctx: CommandContext, body: Body): Promise<LimitTarget & { removed: true }> {
+  const target = await readTarget(ctx, body);
+  const { limits, permits } = await openBuckets(ctx);
+  if (!(await new LimitStore(limits, permits).remove(target)))
+    throw new ApiError(
+      "LIMIT_NOT_FOUND",
+      `no rate limit is set on ${describeTarget(target)}`,
+      "list the limits with `jetmesh limit list`",
+    );
+  return { ...target, removed: true };
+}
+
+export async function listLimits(ctx: CommandContext, body: Body): Promise<LimitView[]> {
+  const queue = optionalString(body, "queue") === undefined ? undefined : requireToken(body, "queue");
+  const buckets = await openBuckets(ctx, false);
+  if (buckets === undefined) return [];
+  const records = await new LimitStore(buckets.limits, buckets.permits).list();
+  return Promise.all(
+    records.filter((r) => queue === undefined || r.queue === queue).map((r) => view(r, buckets.permits)),
+  );
+}
+
+async function readTarget(ctx: CommandContext, body: Body): Promise<LimitTarget> {
+  const queue = requireToken(body, "queue");
+  const name = optionalString(body, "name");
+  const known = await ctx.stats.queueNames();
+  if (!known.includes(queue)) throw unknownQueue(queue, known);
+  try {
+    limitKey({ queue, name });
+  } catch (error) {
+    throw invalidFrom(error);
+  }
+  return name === undefined ? { queue } : { queue, name };
+}
+
+/** `rate: "10/s"`, or `limit` with `intervalMs`. */
+function readRate(body: Body): RateLimit {
+  const text = optionalString(body, "rate", 64);
+  const limit = optionalInteger(body, "limit", 1, Number.MAX_SAFE_INTEGER);
+  const intervalMs = optionalInteger(body, "intervalMs", 1, Number.MAX_SAFE_INTEGER);
+  try {
+    if (text !== undefined && limit === undefined && intervalMs === undefined) return parseRate(text);
+    if (text === undefined && limit !== undefined && intervalMs !== undefined)
+      return checkRate({ limit, intervalMs });
+  } catch (error) {
+    throw invalidFrom(error);
+  }
+  throw invalid('give the rate as rate (e.g. "10/s") or as limit and intervalMs, not both');
+}
+
+function invalidFrom(error: unknown): ApiError {
+  if (error instanceof JetmeshError) return invalid(error.message);
+  throw error;
+}
+
+function origin(body: Body): { by: string; at: number; reason?: string } {
+  const by = optionalString(body, "by") ?? "control-plane";
+  const reason = optionalString(body, "reason", 1000);
+  return reason === undefined ? { by, at: Date.now() } : { by, at: Date.now(), reason };
+}
+
+async function openBuckets(ctx: CommandContext): Promise<{ limits: KV; permits: KV }>;
+async function openBuckets(
+  ctx: CommandContext,
+  required: false,
+): Promise<{ limits: KV; permits: KV } | undefined>;
+async function openBuckets(ctx: CommandContext, required = true) {
+  const { mesh } = ctx;
+  const bucket = limitsBucket(mesh.prefix);
+  if (!(await mesh.streamExists(kvStream(bucket)))) {
+    if (!required) return undefined;
+    throw new ApiError(
+      "NOT_DECLARED",
+      `the limits bucket ${bucket} does not exist`,
+      "declare the queue again (client.queues.declare) with this version: it creates the bucket",
+    );
+  }
+  return { limits: await mesh.kvm.open(bucket), permits: await mesh.kvm.open(permitsBucket(mesh.prefix)) };
+}
+
+/** A limit with what its counter says of the current window. */
+async function view(record: LimitRecord, permits: KV): Promise<LimitView> {
+  const { window, used } = await permitsUsed(permits, limitKey(record), record);
+  return {
+    ...record,
+    rate: formatRate(record),
+    window: { startedAt: window * record.intervalMs, used },
+  };
+}
+
+export function describeTarget({ queue, name }: LimitTarget): string {
+  return name === undefined ? `queue ${queue}` : `job name ${name} of queue ${queue}`;
+}

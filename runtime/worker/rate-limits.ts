@@ -1,0 +1,69 @@
+// Follows the limits bucket for the queues this worker serves and puts a rate limiter in front of
+// a queue's fetcher while any limit applies to it; a queue without a limit keeps no gate at all.
+import type { KV, Kvm } from "@nats-io/kv";
+import type { Logger } from "pino";
+import { type LimitRecord, LimitStore } from "../limits/limit-store.ts";
+import { limitsBucket, permitsBucket, targetOfKey } from "../limits/rate.ts";
+import type { Subjects } from "../wire/subjects.ts";
+import type { Fetcher } from "./fetcher.ts";
+import { RateLimiter } from "./rate-limiter.ts";
+
+export class RateLimits {
+  readonly #limiters = new Map<string, RateLimiter>();
+  #stopFollowing: (() => void) | undefined;
+
+  private constructor(
+    private readonly fetchers: ReadonlyMap<string, Fetcher>,
+    private readonly subjects: Subjects,
+    private readonly permits: KV,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resolves once the limits set before this worker started apply to its fetchers. */
+  static async follow(
+    kvm: Kvm,
+    subjects: Subjects,
+    fetchers: ReadonlyMap<string, Fetcher>,
+    logger: Logger,
+  ): Promise<RateLimits> {
+    const permits = await kvm.open(permitsBucket(subjects.prefix));
+    const limits = new RateLimits(fetchers, subjects, permits, logger);
+    const store = new LimitStore(await kvm.open(limitsBucket(subjects.prefix)), permits);
+    limits.#stopFollowing = await store.follow((key, record) => limits.#apply(key, record));
+    return limits;
+  }
+
+  #apply(key: string, record: LimitRecord | undefined): void {
+    const { queue, name } = targetOfKey(key);
+    const fetcher = this.fetchers.get(queue);
+    if (fetcher === undefined) return;
+    let limiter = this.#limiters.get(queue);
+    if (limiter === undefined) {
+      if (record === undefined) return;
+      limiter = new RateLimiter({
+        queue,
+        namePrefixLength: this.subjects.queueFilter(queue).length - 1,
+        permits: this.permits,
+        logger: this.logger.child({ queue }),
+      });
+      this.#limiters.set(queue, limiter);
+      fetcher.setGate(limiter);
+    }
+    const rate = record === undefined ? undefined : { limit: record.limit, intervalMs: record.intervalMs };
+    this.logger.info(
+      { queue, jobName: name, rate: rate ?? null },
+      rate ? "rate limit set" : "rate limit lifted",
+    );
+    limiter.setLimit(name, rate);
+    if (!limiter.active) {
+      limiter.stop();
+      this.#limiters.delete(queue);
+      fetcher.setGate(undefined);
+    }
+  }
+
+  stop(): void {
+    this.#stopFollowing?.();
+    for (const limiter of this.#limiters.values()) limiter.stop();
+  }
+}
