@@ -73,6 +73,11 @@ export class Fetcher {
     return this.options.concurrency;
   }
 
+  /** Delivered jobs waiting, unstarted, for the gate to let them start. */
+  get held(): number {
+    return this.#held.length;
+  }
+
   get paused(): boolean {
     return this.#paused;
   }

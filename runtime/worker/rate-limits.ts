@@ -62,6 +62,15 @@ export class RateLimits {
     }
   }
 
+  /** Per served queue: whether a limit applies, and the jobs held here waiting for a permit. */
+  snapshot(): { queue: string; limited: boolean; waiting: number }[] {
+    return [...this.fetchers].map(([queue, fetcher]) => ({
+      queue,
+      limited: this.#limiters.has(queue),
+      waiting: fetcher.held,
+    }));
+  }
+
   stop(): void {
     this.#stopFollowing?.();
     for (const limiter of this.#limiters.values()) limiter.stop();

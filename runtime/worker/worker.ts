@@ -237,6 +237,8 @@ export class Worker {
     );
     this.#heartbeat.start();
     options.metrics?.watchQueues({ queueLoad: () => this.#queueLoad() });
+    const rateLimits = this.#rateLimits;
+    options.metrics?.watchRateLimits({ rateLimits: () => rateLimits.snapshot() });
     options.metrics?.limitNamesTo(jobs.keys());
     for (const [queue, runtime] of this.#queues) {
       if (control.isPaused(queue)) runtime.fetcher.pause();

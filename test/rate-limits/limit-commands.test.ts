@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ControlPlane } from "../../control-plane/index.ts";
-import { defineJob, JetmeshError, Worker } from "../../runtime/index.ts";
+import { defineJob, JetmeshError, Worker, WorkerMetrics } from "../../runtime/index.ts";
 import { formatRate, parseRate } from "../../runtime/limits/rate.ts";
 import {
   call,
@@ -77,6 +77,9 @@ test("jetmesh limit set, list and rm: a queue-wide and a job-name limit, shown w
   assert.match(list.stdout, new RegExp(`${queue}\\s+\\(all\\)\\s+600/min\\s+0/600\\s+.*smtp quota`));
   assert.match(list.stdout, new RegExp(`${queue}\\s+email\\.bulk\\s+5/250ms\\s+0/5`));
 
+  const detail = await runCli(["queue", queue], env);
+  assert.match(detail.stdout, /rate limits:\s+600\/min \(0 used now\); email\.bulk 5\/250ms \(0 used now\)/);
+
   const removed = await runCli(["limit", "rm", queue, "--name", "email.bulk"], env);
   assert.equal(removed.code, 0, removed.stderr);
   assert.deepEqual(
@@ -128,10 +131,11 @@ test("bad input gets an error naming what is wrong and what to do", async () => 
   assert.match(both.message, /not both/);
 });
 
-test("a worker started after a limit was set obeys it from its first pull", async () => {
+test("a worker started after a limit was set obeys it from its first pull, and says so in its metrics", async () => {
   const { queue } = mesh;
   // An hour's window: the test is over long before the next one could grant more.
   await call(service, "limits.set", { queue, limit: 3, intervalMs: 3_600_000 });
+  const metrics = new WorkerMetrics({ defaultMetrics: false });
   const worker = await Worker.start({
     connection: mesh.nc,
     queues: [queue],
@@ -139,6 +143,7 @@ test("a worker started after a limit was set obeys it from its first pull", asyn
     concurrency: 10,
     events: false,
     logger: quietLogger,
+    metrics,
   });
   try {
     await mesh.client.enqueueMany(Array.from({ length: 8 }, () => ({ queue, name: "noop", payload: {} })));
@@ -154,6 +159,9 @@ test("a worker started after a limit was set obeys it from its first pull", asyn
     assert.equal(listed.window.used, 3);
     assert.equal(info.num_pending, 5, "the other 5 wait in the stream, never delivered");
     assert.equal(info.delivered.consumer_seq, 3);
+    const scraped = await metrics.registry.metrics();
+    assert.match(scraped, new RegExp(`jetmesh_queue_rate_limited\\{queue="${queue}"\\} 1`));
+    assert.match(scraped, new RegExp(`jetmesh_rate_limit_waiting_jobs\\{queue="${queue}"\\} 0`));
   } finally {
     await worker.close();
     await call(service, "limits.remove", { queue });

@@ -103,6 +103,11 @@ export function limitTable(views: readonly LimitView[]): string {
   );
 }
 
+/** One limit in a line: `10/s (7 used now)` or `email.bulk 5/250ms (0 used now)`. */
+export function limitLabel(view: LimitView): string {
+  return `${view.name === undefined ? "" : `${view.name} `}${view.rate} (${view.window.used} used now)`;
+}
+
 export const limitCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: "limit <command>",
   describe: "Fleet-wide rate limits: set, list, rm",
