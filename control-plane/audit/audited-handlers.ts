@@ -77,7 +77,8 @@ function baseEntry(action: string, body: Body, replicaId: string): AuditEntry {
     return entry;
   }
   if (action.startsWith("schedules.") && typeof body.id === "string") entry.target.scheduleId = body.id;
-  for (const field of ["queue", "workerId", "jobId", "name"] as const)
+  if (action.startsWith("limits.") && typeof body.name === "string") entry.target.name = body.name;
+  for (const field of ["queue", "workerId", "jobId"] as const)
     if (typeof body[field] === "string") entry.target[field] = body[field];
   return entry;
 }

@@ -26,15 +26,14 @@ type Body = Record<string, unknown>;
 export async function setLimit(ctx: CommandContext, body: Body): Promise<LimitView> {
   const target = await readTarget(ctx, body);
   const rate = readRate(body);
-  const { limits, permits } = await openBuckets(ctx);
-  const record = await new LimitStore(limits, permits).set(target, rate, origin(body));
-  return view(record, permits);
+  const { store, permits } = declared(await openStore(ctx));
+  return view(await store.set(target, rate, origin(body)), permits);
 }
 
 export async function removeLimit(ctx: CommandContext, body: Body): Promise<LimitTarget & { removed: true }> {
   const target = await readTarget(ctx, body);
-  const { limits, permits } = await openBuckets(ctx);
-  if (!(await new LimitStore(limits, permits).remove(target)))
+  const { store } = declared(await openStore(ctx));
+  if (!(await store.remove(target)))
     throw new ApiError(
       "LIMIT_NOT_FOUND",
       `no rate limit is set on ${describeTarget(target)}`,
@@ -45,11 +44,11 @@ export async function removeLimit(ctx: CommandContext, body: Body): Promise<Limi
 
 export async function listLimits(ctx: CommandContext, body: Body): Promise<LimitView[]> {
   const queue = optionalString(body, "queue") === undefined ? undefined : requireToken(body, "queue");
-  const buckets = await openBuckets(ctx, false);
-  if (buckets === undefined) return [];
-  const records = await new LimitStore(buckets.limits, buckets.permits).list();
+  const opened = await openStore(ctx);
+  if (opened === undefined) return [];
+  const records = await opened.store.list();
   return Promise.all(
-    records.filter((r) => queue === undefined || r.queue === queue).map((r) => view(r, buckets.permits)),
+    records.filter((r) => queue === undefined || r.queue === queue).map((r) => view(r, opened.permits)),
   );
 }
 
@@ -58,11 +57,7 @@ async function readTarget(ctx: CommandContext, body: Body): Promise<LimitTarget>
   const name = optionalString(body, "name");
   const known = await ctx.stats.queueNames();
   if (!known.includes(queue)) throw unknownQueue(queue, known);
-  try {
-    limitKey({ queue, name });
-  } catch (error) {
-    throw invalidFrom(error);
-  }
+  asInvalid(() => limitKey({ queue, name }));
   return name === undefined ? { queue } : { queue, name };
 }
 
@@ -71,19 +66,21 @@ function readRate(body: Body): RateLimit {
   const text = optionalString(body, "rate", 64);
   const limit = optionalInteger(body, "limit", 1, Number.MAX_SAFE_INTEGER);
   const intervalMs = optionalInteger(body, "intervalMs", 1, Number.MAX_SAFE_INTEGER);
-  try {
-    if (text !== undefined && limit === undefined && intervalMs === undefined) return parseRate(text);
-    if (text === undefined && limit !== undefined && intervalMs !== undefined)
-      return checkRate({ limit, intervalMs });
-  } catch (error) {
-    throw invalidFrom(error);
-  }
+  if (text !== undefined && limit === undefined && intervalMs === undefined)
+    return asInvalid(() => parseRate(text));
+  if (text === undefined && limit !== undefined && intervalMs !== undefined)
+    return asInvalid(() => checkRate({ limit, intervalMs }));
   throw invalid('give the rate as rate (e.g. "10/s") or as limit and intervalMs, not both');
 }
 
-function invalidFrom(error: unknown): ApiError {
-  if (error instanceof JetmeshError) return invalid(error.message);
-  throw error;
+/** Runs a runtime check, reporting its JetmeshError as the caller's bad request. */
+function asInvalid<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof JetmeshError) throw invalid(error.message);
+    throw error;
+  }
 }
 
 function origin(body: Body): { by: string; at: number; reason?: string } {
@@ -92,23 +89,25 @@ function origin(body: Body): { by: string; at: number; reason?: string } {
   return reason === undefined ? { by, at: Date.now() } : { by, at: Date.now(), reason };
 }
 
-async function openBuckets(ctx: CommandContext): Promise<{ limits: KV; permits: KV }>;
-async function openBuckets(
-  ctx: CommandContext,
-  required: false,
-): Promise<{ limits: KV; permits: KV } | undefined>;
-async function openBuckets(ctx: CommandContext, required = true) {
-  const { mesh } = ctx;
-  const bucket = limitsBucket(mesh.prefix);
-  if (!(await mesh.streamExists(kvStream(bucket)))) {
-    if (!required) return undefined;
-    throw new ApiError(
-      "NOT_DECLARED",
-      `the limits bucket ${bucket} does not exist`,
-      "declare the queue again (client.queues.declare) with this version: it creates the bucket",
-    );
-  }
-  return { limits: await mesh.kvm.open(bucket), permits: await mesh.kvm.open(permitsBucket(mesh.prefix)) };
+interface OpenStore {
+  store: LimitStore;
+  permits: KV;
+}
+
+/** The limit store, or undefined while the limits bucket does not exist (no queue declared with it). */
+async function openStore({ mesh }: CommandContext): Promise<OpenStore | undefined> {
+  if (!(await mesh.streamExists(kvStream(limitsBucket(mesh.prefix))))) return undefined;
+  const permits = await mesh.kvm.open(permitsBucket(mesh.prefix));
+  return { store: new LimitStore(await mesh.kvm.open(limitsBucket(mesh.prefix)), permits), permits };
+}
+
+function declared(opened: OpenStore | undefined): OpenStore {
+  if (opened !== undefined) return opened;
+  throw new ApiError(
+    "NOT_DECLARED",
+    "the limits bucket does not exist",
+    "declare the queue again (client.queues.declare) with this version: it creates the bucket",
+  );
 }
 
 /** A limit with what its counter says of the current window. */

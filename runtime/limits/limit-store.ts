@@ -47,7 +47,10 @@ export class LimitStore {
    * Calls `onChange(key, record | undefined)` for every limit there is, then for every change;
    * resolves once the current limits were delivered, and returns the way to stop following.
    */
-  async follow(onChange: (key: string, record: LimitRecord | undefined) => void): Promise<() => void> {
+  async follow(
+    onChange: (key: string, record: LimitRecord | undefined) => void,
+    onEnd: (error: unknown) => void,
+  ): Promise<() => void> {
     // Key → revision applied, so the initial read never undoes a newer change the watch brought.
     const revisions = new Map<string, number>();
     const apply = (key: string, revision: number, value: string | undefined) => {
@@ -59,7 +62,7 @@ export class LimitStore {
     void (async () => {
       for await (const entry of watch)
         apply(entry.key, entry.revision, entry.operation === "PUT" ? entry.string() : undefined);
-    })();
+    })().catch(onEnd);
     for await (const key of await this.limits.keys()) {
       const entry = await this.limits.get(key);
       if (entry?.operation === "PUT") apply(key, entry.revision, entry.string());
@@ -72,11 +75,16 @@ function withoutEmptyName(target: LimitTarget): LimitTarget {
   return target.name === undefined ? { queue: target.queue } : { queue: target.queue, name: target.name };
 }
 
-/** A record that does not parse is ignored (and so is no limit) rather than stopping the watch. */
+/**
+ * A record that does not parse, or a key that names no valid target (both only from writes that
+ * bypass the control plane), is no limit rather than an error that would stop the watch.
+ */
 function readRecord(key: string, text: string): LimitRecord | undefined {
   try {
+    const target = targetOfKey(key);
+    limitKey(target);
     const stored = JSON.parse(text) as LimitRecord;
-    return { ...stored, ...checkRate(stored), ...targetOfKey(key) };
+    return { ...stored, ...checkRate(stored), ...withoutEmptyName(target) };
   } catch {
     return undefined;
   }

@@ -138,20 +138,15 @@ export class RateLimiter implements StartGate {
   /** Sets (rate) or lifts (undefined) the limit of the queue, or of one job name in it. */
   setLimit(name: string | undefined, rate: RateLimit | undefined): void {
     const current = name === undefined ? this.#queueStock : this.#nameStocks.get(name);
-    if (rate !== undefined && current !== undefined) current.changeRate(rate);
-    else if (rate === undefined) current?.stop();
-    const next =
-      rate === undefined
-        ? undefined
-        : (current ??
-          new PermitStock(
-            limitKey({ queue: this.options.queue, name }),
-            rate,
-            this.options.permits,
-            () => this.onReady?.(),
-            this.options.logger,
-            this.options.now ?? Date.now,
-          ));
+    let next: PermitStock | undefined;
+    if (rate === undefined) current?.stop();
+    else if (current !== undefined) {
+      current.changeRate(rate);
+      next = current;
+    } else {
+      const { queue, permits, logger, now = Date.now } = this.options;
+      next = new PermitStock(limitKey({ queue, name }), rate, permits, () => this.onReady?.(), logger, now);
+    }
     if (name === undefined) this.#queueStock = next;
     else if (next === undefined) this.#nameStocks.delete(name);
     else this.#nameStocks.set(name, next);

@@ -29,7 +29,10 @@ export class RateLimits {
     const permits = await kvm.open(permitsBucket(subjects.prefix));
     const limits = new RateLimits(fetchers, subjects, permits, logger);
     const store = new LimitStore(await kvm.open(limitsBucket(subjects.prefix)), permits);
-    limits.#stopFollowing = await store.follow((key, record) => limits.#apply(key, record));
+    limits.#stopFollowing = await store.follow(
+      (key, record) => limits.#apply(key, record),
+      (error) => logger.warn({ err: error }, "rate-limit watch ended; limits stay as they were"),
+    );
     return limits;
   }
 
