@@ -2,19 +2,20 @@
 // worker follows (docs/rate-limits.md). A listed limit shows the permits granted in its current
 // window, so an operator sees a limit biting.
 import type { KV } from "@nats-io/kv";
-import { JetmeshError } from "../../runtime/index.ts";
-import { type LimitRecord, LimitStore } from "../../runtime/limits/limit-store.ts";
-import { permitsUsed } from "../../runtime/limits/permit-counter.ts";
 import {
   checkRate,
   formatRate,
+  JetmeshError,
+  type LimitRecord,
+  LimitStore,
   type LimitTarget,
   limitKey,
   limitsBucket,
   parseRate,
   permitsBucket,
+  permitsUsed,
   type RateLimit,
-} from "../../runtime/limits/rate.ts";
+} from "../../runtime/index.ts";
 import type { LimitView } from "../api/protocol.ts";
 import { ApiError, invalid, unknownQueue } from "../errors.ts";
 import { kvStream } from "../names.ts";

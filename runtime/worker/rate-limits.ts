@@ -1,5 +1,6 @@
 // Follows the limits bucket for the queues this worker serves and puts a rate limiter in front of
 // a queue's fetcher while any limit applies to it; a queue without a limit keeps no gate at all.
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV, Kvm } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { type LimitRecord, LimitStore } from "../limits/limit-store.ts";
@@ -19,7 +20,11 @@ export class RateLimits {
     private readonly logger: Logger,
   ) {}
 
-  /** Resolves once the limits set before this worker started apply to its fetchers. */
+  /**
+   * Resolves once the limits set before this worker started apply to its fetchers. A mesh whose
+   * queues were declared before rate limits existed has no limits bucket: the worker runs
+   * without limits (and says so) rather than refusing to start.
+   */
   static async follow(
     kvm: Kvm,
     subjects: Subjects,
@@ -29,10 +34,19 @@ export class RateLimits {
     const permits = await kvm.open(permitsBucket(subjects.prefix));
     const limits = new RateLimits(fetchers, subjects, permits, logger);
     const store = new LimitStore(await kvm.open(limitsBucket(subjects.prefix)), permits);
-    limits.#stopFollowing = await store.follow(
-      (key, record) => limits.#apply(key, record),
-      (error) => logger.warn({ err: error }, "rate-limit watch ended; limits stay as they were"),
-    );
+    try {
+      limits.#stopFollowing = await store.follow(
+        (key, record) => limits.#apply(key, record),
+        (error) => logger.warn({ err: error }, "rate-limit watch ended; limits stay as they were"),
+      );
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound))
+        throw error;
+      logger.warn(
+        { bucket: limitsBucket(subjects.prefix) },
+        "no rate-limit bucket: rate limits are off until a queue is declared again with this version",
+      );
+    }
     return limits;
   }
 

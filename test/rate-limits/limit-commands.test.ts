@@ -4,8 +4,14 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ControlPlane } from "../../control-plane/index.ts";
-import { defineJob, JetmeshError, Worker, WorkerMetrics } from "../../runtime/index.ts";
-import { formatRate, parseRate } from "../../runtime/limits/rate.ts";
+import {
+  defineJob,
+  formatRate,
+  JetmeshError,
+  parseRate,
+  Worker,
+  WorkerMetrics,
+} from "../../runtime/index.ts";
 import {
   call,
   callError,
@@ -165,5 +171,27 @@ test("a worker started after a limit was set obeys it from its first pull, and s
   } finally {
     await worker.close();
     await call(service, "limits.remove", { queue });
+  }
+});
+
+test("a worker on a mesh declared before rate limits existed starts and runs jobs without limits", async () => {
+  const { queue } = mesh;
+  for (const bucket of ["jetmesh_limits", "jetmesh_permits"]) await mesh.jsm.streams.delete(`KV_${bucket}`);
+  const worker = await Worker.start({
+    connection: mesh.nc,
+    queues: [queue],
+    jobs: [defineJob({ name: "noop", run: () => {} })],
+    events: false,
+    logger: quietLogger,
+  });
+  try {
+    await mesh.client.enqueue(queue, "noop", {});
+    const { stream } = await mesh.client.queues.settings(queue);
+    await waitFor(async () => (await mesh.jsm.streams.info(stream)).state.messages === 0, "the job to run");
+    assert.deepEqual(await call(service, "limits.list"), []);
+    const notDeclared = await callError(service, "limits.set", { queue, rate: "1/s" });
+    assert.equal(notDeclared.code, "NOT_DECLARED");
+  } finally {
+    await worker.close();
   }
 });

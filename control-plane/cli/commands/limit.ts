@@ -1,8 +1,7 @@
 // `jetmesh limit set|list|rm`: fleet-wide rate limits on a queue or one job name in it, through
 // the control plane's API (docs/rate-limits.md). Workers pick a change up within moments.
 import type { CommandModule } from "yargs";
-import { JetmeshError } from "../../../runtime/index.ts";
-import { parseRate } from "../../../runtime/limits/rate.ts";
+import { JetmeshError, parseRate } from "../../../runtime/index.ts";
 import type { LimitView } from "../../api/protocol.ts";
 import { type GlobalArgs, usage, withApi } from "../context.ts";
 import { print, printJson, table, time } from "../output.ts";
