@@ -59,8 +59,15 @@ class PermitStock {
     if (count > 0) this.#claim();
   }
 
-  /** A changed limit may grant more in a window this stock found spent. */
+  /**
+   * A changed limit may grant more in a window this stock found spent; a changed interval counts
+   * windows differently, so the permits in hand (numbered in the old one) lapse.
+   */
   changeRate(rate: RateLimit): void {
+    if (rate.intervalMs !== this.rate.intervalMs) {
+      this.#inHand = 0;
+      this.#window = -1;
+    }
     this.rate = rate;
     this.#spentWindow = -1;
   }
@@ -75,7 +82,9 @@ class PermitStock {
     if (this.#claiming || this.#timer !== undefined || wanted === 0) return;
     const now = this.now();
     if (windowAt(now, this.rate.intervalMs) <= this.#spentWindow) {
-      this.#retryAt((this.#spentWindow + 1) * this.rate.intervalMs - now);
+      // Up to two intervals: the spent window may be the next one (this clock behind the fleet's).
+      const untilNext = (this.#spentWindow + 1) * this.rate.intervalMs - now;
+      this.#retryAt(Math.min(untilNext, 2 * this.rate.intervalMs));
       return;
     }
     this.#claiming = true;
@@ -87,7 +96,7 @@ class PermitStock {
           this.#window = claim.window;
           this.#inHand += claim.granted;
         }
-        if (claim.left === 0) this.#spentWindow = claim.window;
+        if (claim.spent) this.#spentWindow = claim.window;
         this.#settled();
       },
       (error: unknown) => {
