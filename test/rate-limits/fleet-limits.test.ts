@@ -200,9 +200,16 @@ test("a limit changed through the CLI (5/s to 20/s) applies without restarts, an
   const set20 = await runCli(["limit", "set", queue, "--rate", "20/s"], env);
   assert.equal(set20.code, 0, set20.stderr);
   await appliedEverywhere(queue, "20/1000");
+  const appliedAt = Date.now();
+  const endOf = (window: number) => (window + 1) * 1000;
+  /** Windows wholly after the new limit applied everywhere and wholly before `until`. */
+  const under20 = (until: number) =>
+    [...startsPerWindow(runs, 1000).entries()]
+      .filter(([window]) => window * 1000 >= appliedAt && endOf(window) <= until)
+      .map(([, count]) => count);
   await waitFor(
-    () => [...startsPerWindow(runs, 1000).values()].some((count) => count > 6),
-    "a window with more than 5 + 1 starts (the new limit in force)",
+    () => under20(Date.now()).some((count) => count > 6),
+    "a whole window under the new limit with more than 5 + 1 starts",
     60_000,
   );
 
@@ -218,9 +225,9 @@ test("a limit changed through the CLI (5/s to 20/s) applies without restarts, an
 
   const windows = [...startsPerWindow(runs, 1000).entries()].sort(([a], [b]) => a - b);
   t.diagnostic(`starts per 1 s window: ${windows.map(([, count]) => count).join(" ")}`);
-  const endOf = (window: number) => (window + 1) * 1000;
   const before = windows.filter(([window]) => endOf(window) <= changedAt).map(([, count]) => count);
-  const limitedTo20 = windows.filter(([window]) => endOf(window) <= removedAt).map(([, count]) => count);
+  const untilRemoved = windows.filter(([window]) => endOf(window) <= removedAt).map(([, count]) => count);
+  t.diagnostic(`whole windows at 20/s before the removal: ${under20(removedAt).join(" ")}`);
   assert.ok(before.length > 0);
   assert.deepEqual(
     before.filter((count) => count > 6),
@@ -228,7 +235,7 @@ test("a limit changed through the CLI (5/s to 20/s) applies without restarts, an
     "at most 5 + 1 per window before the change",
   );
   assert.deepEqual(
-    limitedTo20.filter((count) => count > 21),
+    untilRemoved.filter((count) => count > 21),
     [],
     "at most 20 + 1 per window before the removal",
   );
