@@ -26,7 +26,7 @@ class PermitStock {
 
   constructor(
     readonly key: string,
-    public rate: RateLimit,
+    private rate: RateLimit,
     private readonly permits: KV,
     private readonly notify: () => void,
     private readonly logger: Logger,
