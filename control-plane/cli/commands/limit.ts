@@ -3,7 +3,7 @@
 import type { CommandModule } from "yargs";
 import { JetmeshError, parseRate } from "../../../runtime/index.ts";
 import type { LimitView } from "../../api/protocol.ts";
-import { type GlobalArgs, usage, withApi } from "../context.ts";
+import { fail, type GlobalArgs, usage, withApi } from "../context.ts";
 import { print, printJson, table, time } from "../output.ts";
 import { operator } from "./issuer.ts";
 
@@ -43,18 +43,19 @@ const set: CommandModule<GlobalArgs, TargetArgs & { rate: string }> = {
       })
       .example("$0 limit set emails --rate 10/s", "at most 10 email jobs start per second")
       .example("$0 limit set emails --name email.bulk --rate 600/min", "limit one job name only") as never,
-  handler: (args) =>
-    withApi(args, async (api) => {
-      try {
-        parseRate(args.rate);
-      } catch (error) {
-        if (error instanceof JetmeshError) throw usage(error.message);
-        throw error;
-      }
+  handler: (args) => {
+    // A rate that cannot be read is a usage error, told before any connection is tried.
+    try {
+      parseRate(args.rate);
+    } catch (error) {
+      return fail(error instanceof JetmeshError ? usage(error.message) : error, args.json);
+    }
+    return withApi(args, async (api) => {
       const view = await api.request("limits.set", { ...target(args), rate: args.rate });
       if (args.json) return printJson(view);
       print(`limited ${where(args)} to ${view.rate} (${view.limit} starts per ${view.intervalMs} ms)`);
-    }),
+    });
+  },
 };
 
 const rm: CommandModule<GlobalArgs, TargetArgs> = {
