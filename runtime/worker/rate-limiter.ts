@@ -23,6 +23,8 @@ class PermitStock {
   /** The window whose permits are all granted: no claim until the clock is past it. */
   #spentWindow = -1;
   #timer: NodeJS.Timeout | undefined;
+  /** Set when the limit is lifted or the worker stops: a claim still in flight then changes nothing. */
+  #stopped = false;
 
   constructor(
     readonly key: string,
@@ -73,13 +75,14 @@ class PermitStock {
   }
 
   stop(): void {
+    this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #claim(): void {
     const wanted = this.#pullDemand + this.#startDemand;
-    if (this.#claiming || this.#timer !== undefined || wanted === 0) return;
+    if (this.#stopped || this.#claiming || this.#timer !== undefined || wanted === 0) return;
     const now = this.now();
     if (windowAt(now, this.rate.intervalMs) <= this.#spentWindow) {
       // Up to two intervals: the spent window may be the next one (this clock behind the fleet's).
@@ -101,6 +104,7 @@ class PermitStock {
       },
       (error: unknown) => {
         this.#claiming = false;
+        if (this.#stopped) return;
         this.logger.warn({ err: error, limit: this.key }, "could not claim rate-limit permits; trying again");
         this.#retryAt(CLAIM_RETRY_MS);
       },
