@@ -212,10 +212,13 @@ export class Worker {
       });
       this.#queues.set(queue, { settings, fetcher, runner, leases });
     }
-    // Commands issued before this worker started (a paused queue, cancelled jobs) apply from its first pull.
-    await control.load();
+    // Commands issued before this worker started (a paused queue, cancelled jobs) and rate limits
+    // apply from its first pull; both are read at once, so start-up waits for the slower only.
     const fetchers = new Map([...this.#queues].map(([queue, runtime]) => [queue, runtime.fetcher]));
-    this.#rateLimits = await RateLimits.follow(kvm, subjects, fetchers, this.logger);
+    [, this.#rateLimits] = await Promise.all([
+      control.load(),
+      RateLimits.follow(kvm, subjects, fetchers, this.logger),
+    ]);
     this.#listener = new ControlListener(
       this.nc,
       subjects,
