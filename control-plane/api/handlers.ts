@@ -6,6 +6,7 @@ import { cancelJob } from "../commands/cancel.ts";
 import type { CommandContext } from "../commands/context.ts";
 import { drainWorker } from "../commands/drain.ts";
 import { enqueueJob } from "../commands/enqueue.ts";
+import { listLimits, removeLimit, setLimit } from "../commands/limits.ts";
 import { pauseQueue } from "../commands/pause.ts";
 import { purgeDeadLetters } from "../commands/purge-dead.ts";
 import { resumeQueue } from "../commands/resume.ts";
@@ -103,6 +104,9 @@ export function buildHandlers(deps: HandlerDeps): Handlers {
     "audit.list": (body) => deps.audit.list(body),
     "failures.groups": (body) => failureGroups(ctx, body),
     "forecast.due": (body) => dueForecast(ctx, body),
+    "limits.list": (body) => listLimits(ctx, body),
+    "limits.set": (body) => setLimit(ctx, body),
+    "limits.remove": (body) => removeLimit(ctx, body),
     health: async (body) => {
       const queue = optionalString(body, "queue") === undefined ? undefined : requireToken(body, "queue");
       if (queue !== undefined) {

@@ -546,6 +546,8 @@ export interface AuditEntry {
     workerId?: string;
     jobId?: string;
     scheduleId?: string;
+    /** A job name (a rate limit on one name). */
+    name?: string;
     filter?: Record<string, unknown>;
   };
   ok: boolean;
@@ -560,6 +562,8 @@ export interface AuditEntry {
   changed?: number;
   /** The pause's expiry, for a pause with one. */
   expiresAt?: number;
+  /** The rate a limits.set put in force (10/s). */
+  rate?: string;
   replicaId: string;
 }
 
@@ -569,6 +573,23 @@ export interface AuditList {
   /** Oldest first; the newest `limit` of them. */
   entries: AuditEntry[];
   truncated: boolean;
+}
+
+// ---------------------------------------------------------------- rate limits (docs/rate-limits.md)
+
+/** A rate limit in force, with the permits its fleet-wide counter granted in the current window. */
+export interface LimitView {
+  queue: string;
+  /** Absent: the limit covers every job of the queue. */
+  name?: string;
+  limit: number;
+  intervalMs: number;
+  /** The same, written as in `--rate`: 10/s, 600/min, 5/250ms. */
+  rate: string;
+  by: string;
+  at: number;
+  reason?: string;
+  window: { startedAt: number; used: number };
 }
 
 // ---------------------------------------------------------------- the endpoint table
@@ -654,6 +675,22 @@ export interface ApiSpec {
   health: { request: { queue?: string }; reply: HealthReport };
   "failures.groups": { request: DeadLetterFilter & { limit?: number }; reply: FailureGroups };
   "forecast.due": { request: { queue?: string; minutes?: number }; reply: DueForecast };
+  "limits.list": { request: { queue?: string }; reply: LimitView[] };
+  /** The rate as text ("10/s") or as limit and intervalMs. */
+  "limits.set": {
+    request: Omit<Issuer, "timeoutMs"> & {
+      queue: string;
+      name?: string;
+      rate?: string;
+      limit?: number;
+      intervalMs?: number;
+    };
+    reply: LimitView;
+  };
+  "limits.remove": {
+    request: Omit<Issuer, "timeoutMs"> & { queue: string; name?: string };
+    reply: { queue: string; name?: string; removed: true };
+  };
 }
 
 export type Endpoint = keyof ApiSpec;
@@ -693,4 +730,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   "health",
   "failures.groups",
   "forecast.due",
+  "limits.list",
+  "limits.set",
+  "limits.remove",
 ];

@@ -17,6 +17,8 @@ const AUDITED = [
   "schedules.resume",
   "schedules.delete",
   "schedules.run-now",
+  "limits.set",
+  "limits.remove",
 ] as const satisfies readonly Endpoint[];
 
 type Body = Record<string, unknown>;
@@ -75,6 +77,7 @@ function baseEntry(action: string, body: Body, replicaId: string): AuditEntry {
     return entry;
   }
   if (action.startsWith("schedules.") && typeof body.id === "string") entry.target.scheduleId = body.id;
+  if (action.startsWith("limits.") && typeof body.name === "string") entry.target.name = body.name;
   for (const field of ["queue", "workerId", "jobId"] as const)
     if (typeof body[field] === "string") entry.target[field] = body[field];
   return entry;
@@ -88,6 +91,8 @@ type Outcome = Partial<CommandResult> & {
   schedule?: { queue?: string };
   queue?: string;
   jobId?: string;
+  /** A limits.set's reply (LimitView). */
+  rate?: string;
 };
 
 function withOutcome(entry: AuditEntry, result: unknown): AuditEntry {
@@ -103,6 +108,7 @@ function withOutcome(entry: AuditEntry, result: unknown): AuditEntry {
   if (typeof r.matched === "number") done.matched = r.matched;
   if (Array.isArray(r.retried)) done.changed = r.retried.length;
   if (typeof r.purged === "number") done.changed = r.purged;
+  if (typeof r.rate === "string") done.rate = r.rate;
   // A schedule names its queue only in the stored schedule; run-now also the job it enqueued.
   const runNow = entry.action === "schedules.run-now";
   const queue = r.schedule?.queue ?? (runNow ? r.queue : undefined);

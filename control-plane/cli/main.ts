@@ -12,6 +12,7 @@ import { failuresCommand } from "./commands/failures.ts";
 import { forecastCommand } from "./commands/forecast.ts";
 import { healthCommand } from "./commands/health.ts";
 import { jobCommand, jobsCommand } from "./commands/jobs.ts";
+import { limitCommand } from "./commands/limit.ts";
 import { pauseCommand, resumeCommand } from "./commands/pause.ts";
 import { queueCommand, queuesCommand } from "./commands/queues.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(failuresCommand)
     .command(enqueueCommand)
     .command(scheduleCommand)
+    .command(limitCommand)
     .command(statsCommand)
     .command(healthCommand)
     .command(forecastCommand)

@@ -16,6 +16,7 @@ import { Kvm } from "@nats-io/kv";
 import { millis, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { JetmeshError, QueueNotFoundError } from "../errors.ts";
 import { keyedFilter, openKeyedBucket, settleKeyPartitions } from "../keyed/partitions.ts";
+import { limitsBucket, permitsBucket } from "../limits/rate.ts";
 import { ensureResultBuckets } from "../results/buckets.ts";
 import { controlBucket } from "../wire/control.ts";
 import type { Subjects } from "../wire/subjects.ts";
@@ -149,6 +150,8 @@ export async function declareQueue(
   });
   await kvm.create(controlBucket(subjects.prefix), { history: 5, replicas: settings.replicas });
   await ensureResultBuckets(nc, subjects, settings.replicas);
+  await kvm.create(limitsBucket(subjects.prefix), { history: 5, replicas: settings.replicas });
+  await kvm.create(permitsBucket(subjects.prefix), { history: 1, replicas: settings.replicas });
 
   const consumerConfig: Partial<ConsumerConfig> & { durable_name: string } = {
     durable_name: subjects.queueConsumer(),

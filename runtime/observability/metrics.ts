@@ -23,6 +23,11 @@ export interface QueueGaugeSource {
   queueLoad(): { queue: string; running: number; concurrency: number }[];
 }
 
+export interface RateLimitGaugeSource {
+  /** Per served queue: whether a rate limit applies, and the jobs held here waiting for a permit. */
+  rateLimits(): { queue: string; limited: boolean; waiting: number }[];
+}
+
 export class WorkerMetrics implements LifecycleSink {
   readonly registry: Registry;
   readonly #duration: Histogram<"queue" | "name" | "outcome">;
@@ -91,6 +96,29 @@ export class WorkerMetrics implements LifecycleSink {
       registers,
       collect() {
         for (const load of source.queueLoad()) this.set({ queue: load.queue }, load.concurrency);
+      },
+    });
+  }
+
+  /** Exposes which queues are rate-limited and the jobs waiting for a permit, read when scraped. */
+  watchRateLimits(source: RateLimitGaugeSource): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "jetmesh_queue_rate_limited",
+      help: "1 while a fleet-wide rate limit applies to the queue or a job name in it, else 0.",
+      labelNames: ["queue"],
+      registers,
+      collect() {
+        for (const queue of source.rateLimits()) this.set({ queue: queue.queue }, queue.limited ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "jetmesh_rate_limit_waiting_jobs",
+      help: "Jobs delivered to this process that wait, unstarted, for a rate-limit permit.",
+      labelNames: ["queue"],
+      registers,
+      collect() {
+        for (const queue of source.rateLimits()) this.set({ queue: queue.queue }, queue.waiting);
       },
     });
   }

@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Delivery } from "../jetstream/delivery.ts";
 import { Puller } from "../jetstream/puller.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
+import type { StartGate } from "./start-gate.ts";
 
 export interface FetcherOptions {
   nc: NatsConnection;
@@ -64,6 +65,10 @@ export class Fetcher {
   #averageRunMs = Number.POSITIVE_INFINITY;
   /** Prefetched jobs waiting for a slot, oldest first. */
   #buffer: Buffered[] = [];
+  /** Absent unless something (a rate limit) decides when jobs may start: then one check per pull and start. */
+  #gate: StartGate | undefined;
+  /** Delivered jobs the gate has not let start yet, oldest first; they hold slots while they wait. */
+  #held: Buffered[] = [];
 
   constructor(private readonly options: FetcherOptions) {
     const prefetch = options.prefetch ?? "auto";
@@ -86,6 +91,11 @@ export class Fetcher {
     return this.options.concurrency;
   }
 
+  /** Delivered jobs waiting, unstarted, for the gate to let them start. */
+  get held(): number {
+    return this.#held.length;
+  }
+
   get paused(): boolean {
     return this.#paused;
   }
@@ -94,6 +104,14 @@ export class Fetcher {
   get prefetch(): number {
     if (this.#fixedPrefetch !== undefined) return this.#fixedPrefetch;
     return this.#averageRunMs <= SHORT_JOB_MS ? this.#autoPrefetch : 0;
+  }
+
+  /** Puts a gate in front of starts (a limit was set), or takes it away (undefined). */
+  setGate(gate: StartGate | undefined): void {
+    if (this.#gate !== undefined) this.#gate.onReady = undefined;
+    this.#gate = gate;
+    if (gate !== undefined) gate.onReady = () => this.#admitHeld();
+    this.#admitHeld();
   }
 
   start(): void {
@@ -128,8 +146,15 @@ export class Fetcher {
 
   #maybePull(): void {
     if (this.#stopped || this.#paused) return;
-    const free =
-      this.options.concurrency + this.prefetch - this.#running - this.#buffer.length - this.#puller.requested;
+    let free =
+      this.options.concurrency +
+      this.prefetch -
+      this.#running -
+      this.#buffer.length -
+      this.#held.length -
+      this.#puller.requested;
+    if (this.#gate !== undefined)
+      free = this.#gate.pullable(free, this.#puller.requested + this.#buffer.length + this.#held.length);
     if (free <= 0 || this.#puller.pendingRequests >= MAX_PULL_REQUESTS) return;
     // With a request already waiting, top up only in batches: a request per freed slot costs more than it gains.
     if (this.#puller.pendingRequests > 0 && free < this.#batchThreshold) return;
@@ -153,12 +178,24 @@ export class Fetcher {
       this.#buffer.push(buffered);
       return;
     }
+    if (this.#gate !== undefined && !this.#gate.admit(delivery)) {
+      this.#hold(delivery);
+      return;
+    }
+    this.#dispatch(delivery);
+  }
+
+  #dispatch(delivery: Delivery): void {
     this.#running++;
     const startedAt = performance.now();
     this.options.dispatch(delivery).finally(() => {
       this.#running--;
       this.#recordRunTime(performance.now() - startedAt);
-      const next = this.#stopped || this.#paused ? undefined : this.#buffer.shift();
+      if (this.#held.length > 0) this.#admitHeld();
+      const next =
+        this.#stopped || this.#paused || this.#running >= this.options.concurrency
+          ? undefined
+          : this.#buffer.shift();
       if (next !== undefined) this.#start(next);
       else if (this.#running === 0) this.#idle?.();
       this.#maybePull();
@@ -172,15 +209,50 @@ export class Fetcher {
   }
 
   #start({ delivery, lease }: Buffered): void {
-    const renewedAt = lease.renewedAt;
-    this.options.leases.release(lease);
-    if (Date.now() - renewedAt > this.options.leases.ackWaitMs * RENEW_ON_START_SHARE) delivery.working();
+    this.#endWait(delivery, lease);
     this.#run(delivery);
   }
 
+  /** Ends a wait under a lease: the runner's lease starts now, so the server's must not be older. */
+  #endWait(delivery: Delivery, lease: Lease): void {
+    const renewedAt = lease.renewedAt;
+    this.options.leases.release(lease);
+    if (Date.now() - renewedAt > this.options.leases.ackWaitMs * RENEW_ON_START_SHARE) delivery.working();
+  }
+
+  /**
+   * Keeps a job the gate refused, unstarted and under its lease: a nak would charge it a delivery
+   * attempt. Held jobs take slots, so no more are pulled than there are slots to hold them.
+   */
+  #hold(delivery: Delivery): void {
+    const held: Buffered = {
+      delivery,
+      lease: this.options.leases.hold(delivery, () => {
+        this.#held = this.#held.filter((entry) => entry !== held);
+      }),
+    };
+    this.#held.push(held);
+  }
+
+  /** Starts the held jobs the gate admits now, oldest first, in the slots there are. */
+  #admitHeld(): void {
+    if (this.#held.length > 0 && !this.#stopped && !this.#paused) {
+      const gate = this.#gate;
+      this.#held = this.#held.filter((entry) => {
+        if (this.#running >= this.options.concurrency) return true;
+        if (gate !== undefined && !gate.admit(entry.delivery)) return true;
+        this.#endWait(entry.delivery, entry.lease);
+        this.#dispatch(entry.delivery);
+        return false;
+      });
+    }
+    this.#maybePull();
+  }
+
   #handBackBuffered(): void {
-    const buffered = this.#buffer;
+    const buffered = [...this.#held, ...this.#buffer];
     this.#buffer = [];
+    this.#held = [];
     for (const { delivery, lease } of buffered) {
       this.options.leases.release(lease);
       this.options.handBack(delivery);

@@ -31,6 +31,7 @@ import { LeaseKeeper } from "./lease-keeper.ts";
 import { LifecycleCounters, LifecycleFanOut, type LifecycleSink } from "./lifecycle.ts";
 import { PriorityFetcher, type QueueFetcher } from "./priority-fetcher.ts";
 import { assertPriorityOption, type PriorityOption } from "./priority-order.ts";
+import { RateLimits } from "./rate-limits.ts";
 
 export interface WorkerOptions {
   /** An open connection to use (the worker will not close it), or settings to open one. */
@@ -96,6 +97,7 @@ export class Worker {
   #eventPublisher: EventPublisher | undefined;
   #listener: ControlListener | undefined;
   #heartbeat: HeartbeatPublisher | undefined;
+  #rateLimits: RateLimits | undefined;
   /** Set once nothing runs and nothing is held: the last heartbeat says so. */
   #stopped = false;
   #resolveClosed: () => void = () => {};
@@ -259,8 +261,16 @@ export class Worker {
       const fetcher = sharedSlots?.lane(queue, fetcherOptions) ?? new Fetcher(fetcherOptions);
       this.#queues.set(queue, { settings, fetcher, runner, leases, keyed: keyedQueue });
     }
-    // Commands issued before this worker started (a paused queue, cancelled jobs) apply from its first pull.
-    await control.load();
+    // Commands issued before this worker started (a paused queue, cancelled jobs) and rate limits
+    // apply from its first pull; both are read at once, so start-up waits for the slower only.
+    // Priority lanes take no start gate yet: rate limits apply to queues with their own slots only.
+    const fetchers = new Map<string, Fetcher>();
+    for (const [queue, runtime] of this.#queues)
+      if (runtime.fetcher instanceof Fetcher) fetchers.set(queue, runtime.fetcher);
+    [, this.#rateLimits] = await Promise.all([
+      control.load(),
+      RateLimits.follow(kvm, subjects, fetchers, this.logger),
+    ]);
     this.#listener = new ControlListener(
       this.nc,
       subjects,
@@ -282,6 +292,8 @@ export class Worker {
     );
     this.#heartbeat.start();
     options.metrics?.watchQueues({ queueLoad: () => this.#queueLoad() });
+    const rateLimits = this.#rateLimits;
+    options.metrics?.watchRateLimits({ rateLimits: () => rateLimits.snapshot() });
     options.metrics?.limitNamesTo(jobs.keys());
     for (const [queue, runtime] of this.#queues) {
       if (control.isPaused(queue)) runtime.fetcher.pause();
@@ -419,6 +431,7 @@ export class Worker {
     for (const runtime of runtimes) runtime.leases.close();
     this.#listener?.stop();
     this.#control?.stop();
+    this.#rateLimits?.stop();
     this.#heartbeat?.stop();
     this.#stopped = true;
     this.#heartbeat?.publish();

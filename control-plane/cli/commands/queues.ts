@@ -3,6 +3,7 @@ import type { CommandModule } from "yargs";
 import { type GlobalArgs, withApi } from "../context.ts";
 import { ago, details, duration, print, printJson, rate, signedRate, time } from "../output.ts";
 import { pauseLabel, queueTable, runningTable } from "../render.ts";
+import { limitLabel } from "./limit.ts";
 
 export const queuesCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: "queues",
@@ -25,8 +26,11 @@ export const queueCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string
       .example("$0 queue emails", "everything about the emails queue"),
   handler: (args) =>
     withApi(args, async (api) => {
-      const q = await api.request("queues.get", { queue: args.name });
-      if (args.json) return printJson(q);
+      const [q, limits] = await Promise.all([
+        api.request("queues.get", { queue: args.name }),
+        api.request("limits.list", { queue: args.name }),
+      ]);
+      if (args.json) return printJson({ ...q, limits });
       const pause = q.pause.record;
       print(
         details([
@@ -43,6 +47,7 @@ export const queueCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string
             "backlog",
             `${q.backlog} (${q.pending} pending, ${q.inFlight} in flight of at most ${q.maxInFlight})`,
           ],
+          ["rate limits", limits.length === 0 ? "none" : limits.map(limitLabel).join("; ")],
           ["redelivered", q.redelivered],
           ["dead", q.dead],
           [
