@@ -6,6 +6,7 @@ import type {
   ControlCommand,
   Heartbeat,
   QueueStatus,
+  JobState as RecordedJob,
   RunningJobStatus,
   ScheduleChanges,
   ScheduleSpec,
@@ -184,16 +185,7 @@ export interface JobLookup {
 }
 
 /** A job's record in the results bucket, as the runtime's client.jobState() returns it. */
-export interface RecordedJobState {
-  state: "waiting" | "running" | "completed" | "failed" | "cancelled";
-  attempt?: number;
-  progress?: unknown;
-  result?: unknown;
-  resultError?: string;
-  error?: { class: string; message: string; reason: string };
-  /** When it was written, ms since epoch. */
-  at: number;
-}
+export type RecordedJobState = Omit<RecordedJob, "jobId" | "queue" | "name">;
 
 /** One attempt on a job's timeline (times in ms since epoch, durations in ms). */
 export interface TimelineAttempt {

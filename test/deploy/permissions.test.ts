@@ -3,9 +3,7 @@
 // worker credentials runs jobs end to end (success, retry, dead letter, progress, pause) without a
 // single permission violation.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import {
@@ -14,7 +12,7 @@ import {
   type NatsConnection,
   PermissionViolationError,
 } from "@nats-io/transport-node";
-import { findNatsServerBinary, NatsServer } from "../../deploy/local/nats-server.ts";
+import { findNatsServerBinary, type NatsServer } from "../../deploy/local/nats-server.ts";
 import {
   type ConnectionSettings,
   ControlKey,
@@ -24,18 +22,12 @@ import {
   parseLifecycleEvents,
 } from "../../runtime/index.ts";
 import { DECLINED_CARD } from "../../workers/handlers/examples.ts";
+import { DEV_USERS, type Role, startServerWithShippedAccounts } from "../support/accounts.ts";
 import { uniqueName, WorkerProcess, waitFor } from "../support/harness.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const skip = findNatsServerBinary() === undefined ? "nats-server is not installed" : false;
 
-/** The development users of deploy/nats/accounts.conf (also written in docker-compose.yml). */
-const USERS = {
-  producer: { user: "producer", password: "jetmesh-producer-dev" },
-  worker: { user: "worker", password: "jetmesh-worker-dev" },
-  controlPlane: { user: "control-plane", password: "jetmesh-control-plane-dev" },
-} as const;
-type Role = keyof typeof USERS;
+const USERS = DEV_USERS;
 
 function as(role: Role): ConnectionSettings {
   return { servers: server.url, ...USERS[role] };
@@ -89,8 +81,7 @@ const workers: WorkerProcess[] = [];
 before(async () => {
   if (skip) return;
   // The shipped accounts file as it is; only the listener and storage are the test's own.
-  const accounts = await readFile(`${ROOT}deploy/nats/accounts.conf`, "utf8");
-  server = await NatsServer.start({ extraConfig: accounts });
+  server = await startServerWithShippedAccounts();
   admin = await JetmeshClient.connect({ connection: as("controlPlane") });
 });
 

@@ -2,26 +2,18 @@
 // jobs and a worker owns partitions, runs the jobs in order per key, retries one in place and hands
 // its partitions back on close, without a single permission violation in the server's log.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { createLogger, defineJob, JetmeshClient, Worker } from "../../runtime/index.ts";
-import { NatsServer, uniqueName, waitFor } from "../support/harness.ts";
+import { DEV_USERS, startServerWithShippedAccounts } from "../support/accounts.ts";
+import { type NatsServer, uniqueName, waitFor } from "../support/harness.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const USERS = {
-  producer: { user: "producer", password: "jetmesh-producer-dev" },
-  worker: { user: "worker", password: "jetmesh-worker-dev" },
-  controlPlane: { user: "control-plane", password: "jetmesh-control-plane-dev" },
-} as const;
+const USERS = DEV_USERS;
 
 let server: NatsServer;
 const closers: (() => Promise<unknown>)[] = [];
 
 before(async () => {
-  server = await NatsServer.start({
-    extraConfig: await readFile(`${ROOT}deploy/nats/accounts.conf`, "utf8"),
-  });
+  server = await startServerWithShippedAccounts();
 });
 
 after(async () => {

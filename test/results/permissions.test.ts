@@ -3,11 +3,9 @@
 // without a single permission violation; a producer still cannot write the other buckets.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Kvm } from "@nats-io/kv";
-import { findNatsServerBinary, NatsServer } from "../../deploy/local/nats-server.ts";
+import { findNatsServerBinary, type NatsServer } from "../../deploy/local/nats-server.ts";
 import {
   type ConnectionSettings,
   JetmeshClient,
@@ -16,9 +14,9 @@ import {
   uniqueBucket,
 } from "../../runtime/index.ts";
 import { DECLINED_CARD } from "../../workers/handlers/examples.ts";
+import { DEV_USERS, startServerWithShippedAccounts } from "../support/accounts.ts";
 import { uniqueName, WorkerProcess, waitFor } from "../support/harness.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const skip = findNatsServerBinary() === undefined ? "nats-server is not installed" : false;
 
 let server: NatsServer;
@@ -26,16 +24,15 @@ let admin: JetmeshClient;
 let producer: JetmeshClient;
 let worker: WorkerProcess | undefined;
 
-function as(user: string, password: string): ConnectionSettings {
-  return { servers: server.url, user, password };
+function as(user: { user: string; password: string }): ConnectionSettings {
+  return { servers: server.url, ...user };
 }
 
 before(async () => {
   if (skip) return;
-  const accounts = await readFile(`${ROOT}deploy/nats/accounts.conf`, "utf8");
-  server = await NatsServer.start({ extraConfig: accounts });
-  admin = await JetmeshClient.connect({ connection: as("control-plane", "jetmesh-control-plane-dev") });
-  producer = await JetmeshClient.connect({ connection: as("producer", "jetmesh-producer-dev") });
+  server = await startServerWithShippedAccounts();
+  admin = await JetmeshClient.connect({ connection: as(DEV_USERS.controlPlane) });
+  producer = await JetmeshClient.connect({ connection: as(DEV_USERS.producer) });
 });
 
 after(async () => {
@@ -50,8 +47,8 @@ describe("results and uniqueness under the shipped permissions", { skip, timeout
     const queue = uniqueName("perm");
     await admin.queues.declare(queue);
     worker = await WorkerProcess.start(server.url, {
-      NATS_USER: "worker",
-      NATS_PASSWORD: "jetmesh-worker-dev",
+      NATS_USER: DEV_USERS.worker.user,
+      NATS_PASSWORD: DEV_USERS.worker.password,
       JETMESH_QUEUES: queue,
       JETMESH_HANDLERS: "workers/handlers/examples.ts",
     });

@@ -2,29 +2,21 @@
 // scheduling: a producer enqueues a delayed job, a worker moves a long retry to the delay store,
 // and the control plane fires both, with no permission violation in the server's log.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { ControlPlane } from "../../control-plane/index.ts";
 import { defineJob, JetmeshClient, Worker } from "../../runtime/index.ts";
 import { quietLogger, startControlPlane } from "../control-plane/support.ts";
-import { NatsServer, uniqueName, waitFor } from "../support/harness.ts";
+import { DEV_USERS, startServerWithShippedAccounts } from "../support/accounts.ts";
+import { type NatsServer, uniqueName, waitFor } from "../support/harness.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const USERS = {
-  producer: { user: "producer", password: "jetmesh-producer-dev" },
-  worker: { user: "worker", password: "jetmesh-worker-dev" },
-  controlPlane: { user: "control-plane", password: "jetmesh-control-plane-dev" },
-} as const;
+const USERS = DEV_USERS;
 
 let server: NatsServer;
 let cp: ControlPlane;
 const closers: (() => Promise<unknown>)[] = [];
 
 before(async () => {
-  server = await NatsServer.start({
-    extraConfig: await readFile(`${ROOT}deploy/nats/accounts.conf`, "utf8"),
-  });
+  server = await startServerWithShippedAccounts();
 });
 
 after(async () => {
