@@ -82,14 +82,14 @@ export class PriorityFetcher {
 
   /**
    * How many of `free` slots this queue could use now: all of them without a gate; with one, what
-   * its limit allows beyond the jobs pulled for it and not started. A lane holding as many refused
-   * jobs as there are slots is given none: that bounds the jobs waiting under leases.
+   * its limit allows beyond the jobs pulled for it and not started, and no more than would make
+   * its refused jobs outnumber the slots: that bounds the jobs waiting under leases.
    */
   #room(lane: QueueLane, free: number): number {
     const gate = lane.gate;
     if (gate === undefined) return free;
-    if (lane.held >= this.options.concurrency) return 0;
-    return gate.pullable(free, lane.reserved + lane.held);
+    const unheld = this.options.concurrency - lane.held;
+    return unheld <= 0 ? 0 : gate.pullable(Math.min(free, unheld), lane.reserved + lane.held);
   }
 
   /**

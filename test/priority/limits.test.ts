@@ -11,6 +11,7 @@ import {
   JetmeshClient,
   LimitStore,
   limitsBucket,
+  type PriorityOption,
   permitsBucket,
   type RateLimit,
   Worker,
@@ -55,11 +56,14 @@ interface Run {
 const PER_SECOND: RateLimit = { limit: 5, intervalMs: 1000 };
 
 /**
- * A strict worker serving [high, low] with four shared slots; every job sleeps `ms` (so slots
+ * A worker serving [high, low] (strict unless told) with four shared slots; every job sleeps `ms` (so slots
  * are busy) and is recorded as it starts. High's ack wait is short: a job held for a permit
  * outlives it, so only lease renewals keep it delivered once.
  */
-async function startStrictWorker(names: string[]): Promise<{ high: string; low: string; runs: Run[] }> {
+async function startWorker(
+  names: string[],
+  priority: PriorityOption | ((high: string, low: string) => PriorityOption) = "strict",
+): Promise<{ high: string; low: string; runs: Run[]; worker: Worker }> {
   const high = uniqueName("high");
   const low = uniqueName("low");
   await client.queues.declare(high, { ackWaitMs: 2000 });
@@ -68,7 +72,7 @@ async function startStrictWorker(names: string[]): Promise<{ high: string; low: 
   const worker = await Worker.start({
     connection: client.nc,
     queues: [high, low],
-    priority: "strict",
+    priority: typeof priority === "function" ? priority(high, low) : priority,
     concurrency: 4,
     jobs: names.map((name) =>
       defineJob<{ ms: number }>({
@@ -82,7 +86,7 @@ async function startStrictWorker(names: string[]): Promise<{ high: string; low: 
     heartbeatIntervalMs: 200,
   });
   workers.push(worker);
-  return { high, low, runs };
+  return { high, low, runs, worker };
 }
 
 async function fill(queue: string, name: string, count: number, ms: number): Promise<void> {
@@ -133,7 +137,7 @@ function assertFirstAttempts(runs: readonly Run[]): void {
 }
 
 test("a 5/s limit on the high queue holds, and the low queue takes the slots high may not use", async (t) => {
-  const { high, low, runs } = await startStrictWorker(["work"]);
+  const { high, low, runs } = await startWorker(["work"]);
   await limits.set({ queue: high }, PER_SECOND, { by: "test", at: Date.now() });
   const redelivered = watchRedeliveries([high, low]);
   const highJobs = 30;
@@ -166,7 +170,7 @@ test("a 5/s limit on the high queue holds, and the low queue takes the slots hig
 });
 
 test("a job-name limit on a lane holds back only that name; its held jobs keep their first delivery", async (t) => {
-  const { high, low, runs } = await startStrictWorker(["limited", "free", "work"]);
+  const { high, low, runs } = await startWorker(["limited", "free", "work"]);
   await limits.set({ queue: high, name: "limited" }, PER_SECOND, { by: "test", at: Date.now() });
   const redelivered = watchRedeliveries([high, low]);
   await fill(low, "work", 2000, 20);
@@ -208,7 +212,7 @@ test("a job-name limit on a lane holds back only that name; its held jobs keep t
 });
 
 test("removing the limit at run time lifts it from the lane", async (t) => {
-  const { high, low, runs } = await startStrictWorker(["work"]);
+  const { high, low, runs } = await startWorker(["work"]);
   await limits.set({ queue: high }, PER_SECOND, { by: "test", at: Date.now() });
   await fill(low, "work", 2000, 20);
   await fill(high, "work", 300, 20);
@@ -233,5 +237,64 @@ test("removing the limit at run time lifts it from the lane", async (t) => {
     [],
     "at most 5 + 1 per window before the removal",
   );
+  assertFirstAttempts(runs);
+});
+
+test("weighted: a 5/s limit on the heavier queue holds, and the other queue takes its turns", async (t) => {
+  const { high, low, runs } = await startWorker(["work"], (high, low) => ({
+    weights: { [high]: 3, [low]: 1 },
+  }));
+  await limits.set({ queue: high }, PER_SECOND, { by: "test", at: Date.now() });
+  const redelivered = watchRedeliveries([high, low]);
+  const highJobs = 20;
+  await fill(low, "work", 2000, 20);
+  await fill(high, "work", highJobs, 20);
+  await waitFor(() => runs.filter((run) => run.queue === high).length === highJobs, "every high job", 60_000);
+
+  const highRuns = runs.filter((run) => run.queue === high);
+  const lowRuns = runs.filter((run) => run.queue === low && run.at <= (highRuns.at(-1) as Run).at);
+  const counts = perWindow(highRuns).map(([, count]) => count);
+  t.diagnostic(`high (weight 3) starts per 1 s window: ${counts.join(" ")}`);
+  t.diagnostic(`low (weight 1) starts meanwhile: ${lowRuns.length}`);
+  assert.ok(counts.length >= 4, `high's starts spread over at least 4 windows (got ${counts.length})`);
+  assert.deepEqual(
+    counts.filter((count) => count > 6),
+    [],
+    "no window had more than 5 + 1 high starts",
+  );
+  assert.deepEqual(
+    windowsWithout(highRuns, lowRuns),
+    [],
+    "low jobs started in every window high was limited",
+  );
+  assertFirstAttempts(runs);
+  assert.equal(redelivered.max, 0, "no job was redelivered while it waited");
+});
+
+test("jobs a lane holds for a permit are handed back on pause, with no attempt charged", async (t) => {
+  const { high, runs, worker } = await startWorker(["limited"]);
+  await limits.set(
+    { queue: high, name: "limited" },
+    { limit: 1, intervalMs: 60_000 },
+    { by: "test", at: Date.now() },
+  );
+  const jobs = 10;
+  await fill(high, "limited", jobs, 1);
+  const { stream, consumer } = await client.queues.settings(high);
+  const info = () => jsm.consumers.info(stream, consumer);
+  // One starts on the window's permit; the lane holds refused ones up to its bound (4 slots).
+  await waitFor(async () => runs.length === 1 && (await info()).num_ack_pending >= 4, "refused jobs held");
+  const heldBefore = (await info()).num_ack_pending;
+
+  worker.pause(high);
+  await waitFor(async () => (await info()).num_ack_pending === 0, "the held jobs handed back");
+  assert.equal(runs.length, 1, "no held job started on pause");
+  assert.equal(await limits.remove({ queue: high, name: "limited" }), true);
+  worker.resume(high);
+  await waitFor(() => runs.length === jobs, "every job once resumed without the limit");
+  const after = await info();
+  t.diagnostic(`held under lease before the pause: ${heldBefore}; redelivered: ${after.num_redelivered}`);
+  assert.ok(heldBefore <= 4, `the lane held at most one job per slot (held ${heldBefore})`);
+  assert.equal(after.num_redelivered, 0, "no job was redelivered");
   assertFirstAttempts(runs);
 });
