@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { Delivery } from "../jetstream/delivery.ts";
 import { Puller } from "../jetstream/puller.ts";
 import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
-import type { StartGate } from "./start-gate.ts";
+import type { GatedFetcher, StartGate } from "./start-gate.ts";
 
 export interface FetcherOptions {
   nc: NatsConnection;
@@ -51,7 +51,7 @@ interface Buffered {
   lease: Lease;
 }
 
-export class Fetcher {
+export class Fetcher implements GatedFetcher {
   #running = 0;
   #stopped = false;
   #paused = false;

@@ -2,17 +2,20 @@
 // priority order picks among those with jobs (docs/priorities.md). It learns which queues have
 // jobs without pulling jobs it cannot start: a queue believed empty keeps one waiting pull
 // request for a single job; a queue with jobs is asked, with a no-wait pull, only for the slots
-// it was given. A job that arrives while every slot is busy is held (at most one per queue) and
+// it was given. A job that arrives while every slot is busy is parked (at most one per queue) and
 // takes the next slot to free, so a high job waits for at most the one slot already promised.
 // Each queue has at most one pull on its way: slots that free meanwhile wait for its answer.
+// A rate-limited queue's lane has a start gate (docs/rate-limits.md): it is given no more slots
+// than its limit allows, and a job its gate refuses waits, unstarted, without taking a slot.
 import type { Delivery } from "../jetstream/delivery.ts";
 import { Puller, type PullRequest } from "../jetstream/puller.ts";
 import type { FetcherOptions } from "./fetcher.ts";
-import type { Lease } from "./lease-keeper.ts";
+import type { Lease, LeaseKeeper } from "./lease-keeper.ts";
 import { type PriorityOption, type SlotOrder, slotOrder } from "./priority-order.ts";
+import type { GatedFetcher, StartGate } from "./start-gate.ts";
 
 /** What the worker needs of a queue's fetcher, whether it has slots of its own or shares them. */
-export interface QueueFetcher {
+export interface QueueFetcher extends GatedFetcher {
   readonly running: number;
   readonly concurrency: number;
   readonly paused: boolean;
@@ -28,15 +31,21 @@ export interface PriorityFetcherOptions {
   priority: PriorityOption;
   /** Slots shared by all the queues. */
   concurrency: number;
-  /**
-   * How many more jobs of a queue may start now (a rate limit's gate); unlimited when omitted.
-   * Asked when slots are handed out; call wake() when it grows again.
-   */
-  allowance?: (queue: string) => number;
 }
 
-/** A held job whose lease was renewed longer ago than this is renewed once more as it starts. */
+/** A waiting job whose lease was renewed longer ago than this is renewed once more as it starts. */
 const RENEW_ON_START_MS = 1000;
+
+interface Waiting {
+  delivery: Delivery;
+  lease: Lease;
+}
+
+/** Ends a wait under a lease: the runner's lease starts now, so the server's must not be much older. */
+function endWait({ delivery, lease }: Waiting, leases: LeaseKeeper): void {
+  leases.release(lease);
+  if (Date.now() - lease.renewedAt > RENEW_ON_START_MS) delivery.working();
+}
 
 export class PriorityFetcher {
   readonly #order: SlotOrder;
@@ -59,7 +68,7 @@ export class PriorityFetcher {
     return lane;
   }
 
-  /** Hands out free slots again, e.g. after a rate limit's allowance grew. */
+  /** Hands out free slots again, e.g. after a lane's start gate has permits again. */
   wake(): void {
     this.plan();
   }
@@ -71,10 +80,16 @@ export class PriorityFetcher {
     return free;
   }
 
-  /** How many more slots this queue could use now: its allowance, less what it was already promised. */
-  #room(lane: QueueLane): number {
-    const allowance = this.options.allowance?.(lane.queue) ?? Number.POSITIVE_INFINITY;
-    return allowance - lane.reserved;
+  /**
+   * How many of `free` slots this queue could use now: all of them without a gate; with one, what
+   * its limit allows beyond the jobs pulled for it and not started, and no more than would make
+   * its refused jobs outnumber the slots: that bounds the jobs waiting under leases.
+   */
+  #room(lane: QueueLane, free: number): number {
+    const gate = lane.gate;
+    if (gate === undefined) return free;
+    const unheld = this.options.concurrency - lane.held;
+    return unheld <= 0 ? 0 : gate.pullable(Math.min(free, unheld), lane.reserved + lane.held);
   }
 
   /**
@@ -91,19 +106,23 @@ export class PriorityFetcher {
       else this.#planWeighted(active, free);
     }
     for (const lane of active) {
-      if (!lane.hasWork && lane.held === undefined) lane.watch();
+      if (!lane.hasWork && lane.parked === undefined) lane.watch();
     }
   }
 
   #planStrict(active: QueueLane[], free: number): void {
     let lastServed = -1;
     for (const lane of active) {
+      if (lane.held > 0 && free > 0) {
+        const admitted = this.#admitHeld(lane, free);
+        free -= admitted;
+        if (admitted > 0) lastServed = lane.index;
+      }
       if (free <= 0) break;
-      let room = Math.min(free, this.#room(lane));
+      let room = this.#room(lane, free);
       if (room <= 0) continue;
-      if (lane.held !== undefined) {
-        this.#startHeld(lane);
-        free--;
+      if (lane.parked !== undefined) {
+        if (this.#startParked(lane)) free--;
         room--;
         lastServed = lane.index;
       }
@@ -116,36 +135,58 @@ export class PriorityFetcher {
         lastServed = lane.index;
       }
     }
-    // A job held by a lower queue would wait behind the higher one's backlog under a lease that
+    // A job parked by a lower queue would wait behind the higher one's backlog under a lease that
     // counts against its queue: return it (no attempt charged) and pull it again in its turn.
+    // Jobs a gate refused stay: handed back, each would be delivered again for nothing.
     if (free <= 0) {
       for (const lane of active) {
-        if (lane.index > lastServed && lane.held !== undefined) lane.handBackHeld();
+        if (lane.index > lastServed && lane.parked !== undefined) lane.handBackParked();
       }
     }
   }
 
   #planWeighted(active: QueueLane[], free: number): void {
+    // Jobs a gate refused and now admits were pulled in an earlier turn: they go first.
+    for (const lane of active) {
+      if (lane.held > 0 && free > 0) free -= this.#admitHeld(lane, free);
+    }
     const asked = new Map<QueueLane, number>();
-    const rooms = new Map(active.map((lane) => [lane, this.#room(lane)]));
+    const rooms = new Map(active.map((lane) => [lane, free > 0 ? this.#room(lane, free) : 0]));
     while (free > 0) {
       const candidates = active
-        .filter((lane) => (lane.held !== undefined || lane.hasWork) && (rooms.get(lane) as number) > 0)
+        .filter((lane) => (lane.parked !== undefined || lane.hasWork) && (rooms.get(lane) as number) > 0)
         .map((lane) => lane.index);
       if (candidates.length === 0) break;
       const index = this.#order.pick(candidates);
       const lane = this.#lanes[index] as QueueLane;
-      if (lane.held !== undefined) this.#startHeld(lane);
-      else if (lane.probing) {
+      if (lane.parked !== undefined) {
+        // Refused by its gate, it waits without the slot.
+        if (this.#startParked(lane)) free--;
+      } else if (lane.probing) {
         // As in strict order, the slot waits for the answer of the pull on its way; the pick
         // is taken back so the queue keeps its turn.
         this.#order.unpick(index, candidates);
         break;
-      } else asked.set(lane, (asked.get(lane) ?? 0) + 1);
+      } else {
+        asked.set(lane, (asked.get(lane) ?? 0) + 1);
+        free--;
+      }
       rooms.set(lane, (rooms.get(lane) as number) - 1);
-      free--;
     }
     for (const [lane, count] of asked) lane.probe(count);
+  }
+
+  /** Starts, oldest first and in at most `free` slots, the lane's refused jobs its gate now admits. */
+  #admitHeld(lane: QueueLane, free: number): number {
+    const gate = lane.gate;
+    let taken = 0;
+    const admitted = lane.takeHeld((delivery) => {
+      if (taken >= free || (gate !== undefined && !gate.admit(delivery))) return false;
+      taken++;
+      return true;
+    });
+    for (const delivery of admitted) this.#dispatch(lane, delivery);
+    return admitted.length;
   }
 
   /** A job arrived for a lane: start it if a slot is free for it, else hold or return it. */
@@ -160,7 +201,7 @@ export class PriorityFetcher {
       lane.hasWork = true;
     }
     if (this.#free() <= 0) {
-      if (lane.held === undefined) lane.hold(delivery);
+      if (lane.parked === undefined) lane.park(delivery);
       else lane.options.handBack(delivery);
       return;
     }
@@ -168,14 +209,17 @@ export class PriorityFetcher {
     const higher = this.#order.strict
       ? this.#lanes.find(
           (other) =>
-            other.index < lane.index && other.active && other.held !== undefined && this.#room(other) > 0,
+            other.index < lane.index &&
+            other.active &&
+            other.parked !== undefined &&
+            this.#room(other, 1) > 0,
         )
       : undefined;
-    if (higher !== undefined) {
-      this.#startHeld(higher);
+    if (higher !== undefined && this.#startParked(higher)) {
       lane.options.handBack(delivery);
       return;
     }
+    // Refused by its gate, it waits without the slot: the pull's end hands the slot out again.
     this.#start(lane, delivery);
   }
 
@@ -195,15 +239,28 @@ export class PriorityFetcher {
     this.plan();
   }
 
-  #startHeld(lane: QueueLane): void {
-    const { delivery, lease } = lane.held as { delivery: Delivery; lease: Lease };
-    lane.held = undefined;
-    lane.options.leases.release(lease);
-    if (Date.now() - lease.renewedAt > RENEW_ON_START_MS) delivery.working();
-    this.#start(lane, delivery);
+  /** Starts the job parked for a slot, or holds it if the lane's gate refuses it. */
+  #startParked(lane: QueueLane): boolean {
+    const parked = lane.parked as Waiting;
+    lane.parked = undefined;
+    endWait(parked, lane.options.leases);
+    return this.#start(lane, parked.delivery);
   }
 
-  #start(lane: QueueLane, delivery: Delivery): void {
+  /**
+   * Starts a job its lane's gate admits. One it refuses is held unstarted under its lease (a nak
+   * would charge it a delivery) and leaves its slot free for the other queues.
+   */
+  #start(lane: QueueLane, delivery: Delivery): boolean {
+    if (lane.gate !== undefined && !lane.gate.admit(delivery)) {
+      lane.hold(delivery);
+      return false;
+    }
+    this.#dispatch(lane, delivery);
+    return true;
+  }
+
+  #dispatch(lane: QueueLane, delivery: Delivery): void {
     lane.running++;
     this.#running++;
     lane.options.dispatch(delivery).finally(() => {
@@ -215,7 +272,7 @@ export class PriorityFetcher {
   }
 }
 
-/** One queue's side of the shared slots: its puller, what is known of its backlog, its held job. */
+/** One queue's side of the shared slots: its puller, what is known of its backlog, its waiting jobs. */
 class QueueLane implements QueueFetcher {
   running = 0;
   started = false;
@@ -225,7 +282,12 @@ class QueueLane implements QueueFetcher {
   hasWork = true;
   /** The one outstanding request is a waiting pull for a single job (the queue looked empty). */
   watching = false;
-  held: { delivery: Delivery; lease: Lease } | undefined;
+  /** A job that arrived while every slot was busy: it takes the next slot this queue is given. */
+  parked: Waiting | undefined;
+  /** Absent unless a rate limit applies to the queue. */
+  gate: StartGate | undefined;
+  /** Delivered jobs the gate refused, oldest first; they wait for a permit without taking a slot. */
+  #held: Waiting[] = [];
   readonly #puller: Puller;
   #idle: (() => void) | undefined;
 
@@ -249,6 +311,17 @@ class QueueLane implements QueueFetcher {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  setGate(gate: StartGate | undefined): void {
+    if (this.gate !== undefined) this.gate.onReady = undefined;
+    this.gate = gate;
+    if (gate !== undefined) gate.onReady = () => this.pool.wake();
+    this.pool.wake();
   }
 
   get active(): boolean {
@@ -279,24 +352,61 @@ class QueueLane implements QueueFetcher {
     this.#puller.request(1);
   }
 
-  hold(delivery: Delivery): void {
-    const held = {
+  // A wait's lease is lost only if the event loop stalls past the ack wait: JetStream redelivers
+  // the job, so it is dropped.
+  park(delivery: Delivery): void {
+    const parked: Waiting = {
       delivery,
-      // Lost only if the event loop stalls past the ack wait: JetStream redelivers it, so drop it.
       lease: this.options.leases.hold(delivery, () => {
-        if (this.held === held) this.held = undefined;
+        if (this.parked === parked) this.parked = undefined;
       }),
     };
-    this.held = held;
+    this.parked = parked;
   }
 
-  handBackHeld(): void {
-    if (this.held === undefined) return;
-    const { delivery, lease } = this.held;
-    this.held = undefined;
+  hold(delivery: Delivery): void {
+    const held: Waiting = {
+      delivery,
+      lease: this.options.leases.hold(delivery, () => {
+        this.#held = this.#held.filter((entry) => entry !== held);
+      }),
+    };
+    this.#held.push(held);
+  }
+
+  /** Takes out, oldest first, the held jobs `admit` lets start; their wait under lease ends. */
+  takeHeld(admit: (delivery: Delivery) => boolean): Delivery[] {
+    const admitted: Delivery[] = [];
+    this.#held = this.#held.filter((entry) => {
+      if (!admit(entry.delivery)) return true;
+      endWait(entry, this.options.leases);
+      admitted.push(entry.delivery);
+      return false;
+    });
+    return admitted;
+  }
+
+  handBackParked(): void {
+    if (this.parked === undefined) return;
     this.hasWork = true;
-    this.options.leases.release(lease);
-    this.options.handBack(delivery);
+    this.#handBack([this.parked]);
+    this.parked = undefined;
+  }
+
+  /** Returns every waiting job (pause, stop) without charging it an attempt. */
+  #handBackWaiting(): void {
+    const waiting = this.parked === undefined ? this.#held : [this.parked, ...this.#held];
+    this.parked = undefined;
+    this.#held = [];
+    if (waiting.length > 0) this.hasWork = true;
+    this.#handBack(waiting);
+  }
+
+  #handBack(waiting: readonly Waiting[]): void {
+    for (const { delivery, lease } of waiting) {
+      this.options.leases.release(lease);
+      this.options.handBack(delivery);
+    }
   }
 
   start(): void {
@@ -305,13 +415,13 @@ class QueueLane implements QueueFetcher {
     this.pool.plan();
   }
 
-  /** Stops taking slots (running jobs finish, a held one is handed back); resume() continues. */
+  /** Stops taking slots (running jobs finish, waiting ones are handed back); resume() continues. */
   pause(): void {
     this.#paused = true;
     // Unlike stop(), nothing waits for the pulls on their way: what they bring is handed back.
     this.#puller.abandonRequests();
     this.watching = false;
-    this.handBackHeld();
+    this.#handBackWaiting();
     this.pool.plan();
   }
 
@@ -330,7 +440,7 @@ class QueueLane implements QueueFetcher {
     this.stopped = true;
     if (this.watching) this.#puller.abandonRequests();
     this.watching = false;
-    this.handBackHeld();
+    this.#handBackWaiting();
     if (!this.#isIdle()) {
       await new Promise<void>((resolve) => {
         this.#idle = resolve;

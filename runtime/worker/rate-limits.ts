@@ -6,15 +6,15 @@ import type { Logger } from "pino";
 import { type LimitRecord, LimitStore } from "../limits/limit-store.ts";
 import { limitsBucket, permitsBucket, targetOfKey } from "../limits/rate.ts";
 import type { Subjects } from "../wire/subjects.ts";
-import type { Fetcher } from "./fetcher.ts";
 import { RateLimiter } from "./rate-limiter.ts";
+import type { GatedFetcher } from "./start-gate.ts";
 
 export class RateLimits {
   readonly #limiters = new Map<string, RateLimiter>();
   #stopFollowing: (() => void) | undefined;
 
   private constructor(
-    private readonly fetchers: ReadonlyMap<string, Fetcher>,
+    private readonly fetchers: ReadonlyMap<string, GatedFetcher>,
     private readonly subjects: Subjects,
     private readonly permits: KV,
     private readonly logger: Logger,
@@ -28,7 +28,7 @@ export class RateLimits {
   static async follow(
     kvm: Kvm,
     subjects: Subjects,
-    fetchers: ReadonlyMap<string, Fetcher>,
+    fetchers: ReadonlyMap<string, GatedFetcher>,
     logger: Logger,
   ): Promise<RateLimits> {
     const permits = await kvm.open(permitsBucket(subjects.prefix));

@@ -14,3 +14,11 @@ export interface StartGate {
   /** Set by the fetcher: called when pulls or starts refused before may now go ahead. */
   onReady: (() => void) | undefined;
 }
+
+/** A queue's fetcher as a gate sees it: the plain Fetcher, or a lane of shared priority slots. */
+export interface GatedFetcher {
+  /** Puts a gate in front of starts (a limit was set), or takes it away (undefined). */
+  setGate(gate: StartGate | undefined): void;
+  /** Delivered jobs waiting, unstarted and under their lease, for the gate to let them start. */
+  readonly held: number;
+}

@@ -263,10 +263,7 @@ export class Worker {
     }
     // Commands issued before this worker started (a paused queue, cancelled jobs) and rate limits
     // apply from its first pull; both are read at once, so start-up waits for the slower only.
-    // Priority lanes take no start gate yet: rate limits apply to queues with their own slots only.
-    const fetchers = new Map<string, Fetcher>();
-    for (const [queue, runtime] of this.#queues)
-      if (runtime.fetcher instanceof Fetcher) fetchers.set(queue, runtime.fetcher);
+    const fetchers = new Map([...this.#queues].map(([queue, runtime]) => [queue, runtime.fetcher]));
     [, this.#rateLimits] = await Promise.all([
       control.load(),
       RateLimits.follow(kvm, subjects, fetchers, this.logger),
