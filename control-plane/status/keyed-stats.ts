@@ -22,7 +22,7 @@ export interface KeyedFacts {
   ownedPartitions: number;
   /** Keyed jobs waiting in partitions that have no consumer, which no worker will run until one takes them. */
   unowned: number;
-  /** Stream sequence of a keyed job no owner holds (the oldest one, see oldestWaitingSeq), null when none. */
+  /** Stream sequence of the oldest keyed job no owner holds (docs/keyed-jobs.md#operator-views), null when none. */
   oldestWaitingSeq: number | null;
 }
 
@@ -73,7 +73,7 @@ export async function readKeyedFacts(
     oldestWaitingSeq: null,
   };
   // The partition whose first waiting job may be the oldest: the lowest sequence any could start at.
-  let candidate: { partition: number; from: number } | undefined;
+  let candidate: { partition: number; from: number; unowned: boolean } | undefined;
   for (const [p, { jobs, consumers: held }] of partitions) {
     facts.jobs += jobs;
     const ackPending = sum(held, (c) => c.num_ack_pending);
@@ -90,16 +90,24 @@ export async function readKeyedFacts(
       held.length === 0
         ? info.state.first_seq
         : Math.min(...held.map((c) => c.delivered.stream_seq + 1), Number.MAX_SAFE_INTEGER);
-    if (candidate === undefined || from < candidate.from) candidate = { partition: p, from };
+    if (candidate === undefined || from < candidate.from)
+      candidate = { partition: p, from, unowned: held.length === 0 };
   }
   if (candidate !== undefined) {
-    const message = await mesh.jsm.streams
-      .getMessage(stream, {
-        seq: candidate.from,
-        next_by_subj: partitionFilter(mesh.subjects, queue, candidate.partition),
-      } as unknown as { seq: number })
-      .catch(() => null);
-    facts.oldestWaitingSeq = message?.seq ?? null;
+    const next = (seq: number, subjects: string) =>
+      mesh.jsm.streams
+        .getMessage(stream, { seq, next_by_subj: subjects } as unknown as { seq: number })
+        .catch(() => null);
+    let first: Awaited<ReturnType<typeof next>> = null;
+    if (candidate.unowned) {
+      // The oldest keyed job, when it lies in a partition without owner, is the oldest waiting
+      // one: one request covers every such partition.
+      const oldest = await next(info.state.first_seq, filter);
+      const p = oldest === null ? undefined : partitionOfSubject(oldest.subject);
+      if (p !== undefined && partitions.get(p)?.consumers.length === 0) first = oldest;
+    }
+    first ??= await next(candidate.from, partitionFilter(mesh.subjects, queue, candidate.partition));
+    facts.oldestWaitingSeq = first?.seq ?? null;
   }
   return facts;
 }

@@ -119,6 +119,12 @@ test("queue figures and /metrics count keyed jobs; jobs.get finds one waiting in
     inFlight: 0,
     keyed: { jobs: 5, pending: 5, inFlight: 0, ownedPartitions: 0, unowned: 5 },
   });
+  const human = await runCli(["-s", mesh.server.url, "queue", queue]);
+  assert.match(human.stdout, /backlog:\s+8 \(8 pending, 0 in flight/);
+  assert.match(
+    human.stdout,
+    /keyed:\s+5 of them \(5 pending, 0 in flight; 0 partition\(s\) taken, 5 job\(s\) in partitions no worker has taken\)/,
+  );
   const lookup = await call<JobLookup>(cp, "jobs.get", { jobId: id("a2") });
   assert.equal(lookup.state, "waiting");
   assert.equal(lookup.key, "key-a");
