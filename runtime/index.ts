@@ -21,6 +21,13 @@ export type { ConnectionSettings } from "./jetstream/connection.ts";
 export { connectionSettingsFromEnv, connectNats, DEFAULT_NATS_URL } from "./jetstream/connection.ts";
 export type { QueueOptions, QueueSettings } from "./jetstream/queues.ts";
 export { attemptsBucket, QUEUE_DEFAULTS } from "./jetstream/queues.ts";
+export {
+  KeyedRouting,
+  keyedFilter,
+  keyedJobNameReader,
+  partitionConsumerPrefix,
+  partitionFilter,
+} from "./keyed/partitions.ts";
 export type { LimitRecord } from "./limits/limit-store.ts";
 export { LimitStore } from "./limits/limit-store.ts";
 export { permitsUsed } from "./limits/permit-counter.ts";

@@ -94,21 +94,37 @@ export interface QueueFacts {
   stream: string;
   /** Jobs in the queue: waiting plus in flight (the stream's message count). */
   backlog: number;
-  /** Jobs not yet handed to any worker (the consumer's num_pending). */
+  /** Jobs not yet handed to any worker: the `workers` consumer's num_pending plus keyed jobs no partition owner holds. */
   pending: number;
-  /** Jobs handed to a worker and not yet acknowledged (num_ack_pending). */
+  /** Jobs handed to a worker and not yet acknowledged (num_ack_pending, summed over the `workers` and partition consumers). */
   inFlight: number;
   /** Jobs delivered more than once and not yet acknowledged (num_redelivered). */
   redelivered: number;
   /** Jobs of this queue in the dead-letter stream. */
   dead: number;
-  /** Fleet-wide limit of jobs in flight (the consumer's max_ack_pending). */
+  /** Fleet-wide limit of jobs in flight (max_ack_pending, summed over the `workers` and partition consumers). */
   maxInFlight: number;
   /** Enqueue time of the oldest job in the queue (ms since epoch), null when empty. */
   oldestJobAt: number | null;
   oldestJobAgeMs: number | null;
   /** Null until the service has two samples far enough apart. */
   rates: QueueRates | null;
+  /** The keyed jobs among the figures above; only on a queue declared with keyPartitions. */
+  keyed?: KeyedQueueFacts;
+}
+
+/** The keyed part of a queue's figures (docs/keyed-jobs.md, "Operator views"). */
+export interface KeyedQueueFacts {
+  /** Keyed jobs in the stream: waiting plus held by partition owners. */
+  jobs: number;
+  /** Keyed jobs no partition owner holds yet (counted in the queue's pending). */
+  pending: number;
+  /** Keyed jobs held by a partition owner: running or waiting behind their key (counted in inFlight). */
+  inFlight: number;
+  /** Partitions read through a consumer, i.e. taken by a worker. */
+  ownedPartitions: number;
+  /** Keyed jobs waiting in partitions no worker has taken: nothing runs them until one does. */
+  unowned: number;
 }
 
 export interface QueueView extends QueueFacts {
@@ -164,6 +180,8 @@ export interface JobLookup {
   progress?: unknown;
   /** waiting / retrying: its place in the queue. */
   sequence?: number;
+  /** The key of a keyed job found waiting in its partition. */
+  key?: string;
   enqueuedAt?: number;
   /** retrying: when the next attempt is due (best effort, from the last retrying event). */
   retryAt?: number;
@@ -227,6 +245,8 @@ export interface WaitingJob {
   enqueuedAt: number | null;
   storedAt: number;
   attempt: number;
+  /** The job's key, when it is a keyed job (it waits in its key's partition). */
+  key?: string;
 }
 
 // ---------------------------------------------------------------- job statistics
@@ -408,7 +428,7 @@ export interface ReplicaInfo {
  * worker serving it is paused (or the queue is); every slot is taken by jobs that do not finish;
  * or none of these (workers idle while jobs wait: deliveries held back, e.g. retry backoff).
  */
-export type StallCause = "no-workers" | "paused" | "slots-busy" | "not-delivering";
+export type StallCause = "no-workers" | "paused" | "unowned-partitions" | "slots-busy" | "not-delivering";
 
 export interface QueueStall {
   queue: string;

@@ -2,11 +2,13 @@
 // job id and attempt history, then remove it from the dead-letter stream. The failure headers and
 // Jetmesh-Attempt are dropped, so the retried job starts again at attempt 1 with a fresh
 // enqueue time; Nats-Msg-Id `<jobId>:retry:<dlq seq>` makes a repeated retry of the same dead
-// letter (after a crash between publish and delete) store the job only once.
+// letter (after a crash between publish and delete) store the job only once. A keyed job (one with
+// a Jetmesh-Key header) goes back to its key's partition, routed as the client routes it, so it
+// again runs only while no other job of its key does (docs/keyed-jobs.md).
 import { headers as createHeaders } from "@nats-io/transport-node";
-import { Header } from "../../runtime/index.ts";
+import { Header, KeyedRouting } from "../../runtime/index.ts";
 import type { DeadLetterRetryResult } from "../api/protocol.ts";
-import { parseDeadLetterSubject, summarize } from "../dead-letters/dead-letter.ts";
+import { headerMap, parseDeadLetterSubject, summarize } from "../dead-letters/dead-letter.ts";
 import { readBulkFilter } from "../dead-letters/filter.ts";
 import { getStored, matchDeadLetters } from "../dead-letters/queries.ts";
 import type { CommandContext } from "./context.ts";
@@ -49,6 +51,17 @@ export async function retryDeadLetters(
     if (!known.has(queue)) known.set(queue, await mesh.streamExists(mesh.subjects.queueStream(queue)));
     return known.get(queue) === true;
   };
+  const keyed = new KeyedRouting(mesh.kvm, mesh.subjects);
+  const subjectOf = async (queue: string, name: string, key: string | undefined): Promise<string> => {
+    if (key === undefined) return mesh.subjects.job(queue, name);
+    try {
+      return await keyed.subject(queue, name, key);
+    } catch (error) {
+      throw new Error(
+        `keyed job (key ${JSON.stringify(key)}) not routed to its partition, the dead letter was kept: ${explain(error)}`,
+      );
+    }
+  };
   for (const letter of matched.letters) {
     try {
       const message = await getStored(ctx, letter.seq);
@@ -78,7 +91,12 @@ export async function retryDeadLetters(
       }
       h.set(Header.JobId, jobId);
       h.set(Header.EnqueuedAt, String(Date.now()));
-      const ack = await mesh.js.publish(mesh.subjects.job(where.queue, where.name), message.data, {
+      const subject = await subjectOf(
+        where.queue,
+        where.name,
+        headerMap(message).get(Header.Key.toLowerCase()),
+      );
+      const ack = await mesh.js.publish(subject, message.data, {
         headers: h,
         msgID: `${jobId}:retry:${letter.seq}`,
         timeout: 5000,

@@ -7,7 +7,13 @@ import { perQueueGauge } from "../metrics/control-plane-metrics.ts";
 import type { QueueStats } from "../status/queue-stats.ts";
 import type { QueueHealth } from "./queue-health.ts";
 
-const CAUSES: readonly StallCause[] = ["no-workers", "paused", "slots-busy", "not-delivering"];
+const CAUSES: readonly StallCause[] = [
+  "no-workers",
+  "paused",
+  "unowned-partitions",
+  "slots-busy",
+  "not-delivering",
+];
 
 export function registerInsightMetrics(
   registry: Registry,
@@ -23,7 +29,7 @@ export function registerInsightMetrics(
 
   new Gauge({
     name: "jetmesh_queue_stalled",
-    help: "1 while the queue holds jobs and none has left it for the stall window (JETMESH_CP_STALL_WINDOW_MS), else 0; the cause label says why: no-workers, paused, slots-busy, not-delivering.",
+    help: "1 while the queue holds jobs and none has left it for the stall window (JETMESH_CP_STALL_WINDOW_MS), else 0; the cause label says why: no-workers, paused, unowned-partitions, slots-busy, not-delivering.",
     labelNames: ["queue", "cause"],
     registers,
     collect() {

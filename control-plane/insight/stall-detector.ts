@@ -2,8 +2,9 @@
 // Progress is read from JetStream state alone — a job left the queue when the stream's last
 // sequence minus its message count grew — so no event can be missed, and any replica (or one
 // restarted) reaches the same verdict once it has watched for a window. The likely cause comes
-// from heartbeats and the pause records.
-import type { QueueStall, QueueView, StallCause } from "../api/protocol.ts";
+// from heartbeats and the pause records. Keyed jobs waiting in partitions that no worker has taken
+// are a stall of their own: they are flagged after a window even while the queue's other jobs flow.
+import type { KeyedQueueFacts, QueueStall, QueueView, StallCause } from "../api/protocol.ts";
 
 /** What the detector needs of a sample: when, and the stream's counters. */
 export interface ProgressSample {
@@ -11,6 +12,7 @@ export interface ProgressSample {
   at: number;
   lastSeq: number;
   backlog: number;
+  keyed?: Pick<KeyedQueueFacts, "unowned">;
 }
 
 interface Progress {
@@ -22,6 +24,8 @@ interface Progress {
 
 export class StallDetector {
   readonly #progress = new Map<string, Progress>();
+  /** Since when each queue has had keyed jobs waiting in partitions without an owner. */
+  readonly #unownedSince = new Map<string, number>();
   readonly #startedAt: number;
 
   constructor(
@@ -46,6 +50,8 @@ export class StallDetector {
         ? Math.max(known?.lastProgressAt ?? 0, sample.at)
         : (known?.lastProgressAt ?? sample.at);
       this.#progress.set(sample.queue, { left: Math.max(left, known?.left ?? left), lastProgressAt });
+      if ((sample.keyed?.unowned ?? 0) === 0) this.#unownedSince.delete(sample.queue);
+      else if (!this.#unownedSince.has(sample.queue)) this.#unownedSince.set(sample.queue, sample.at);
     }
   }
 
@@ -55,14 +61,19 @@ export class StallDetector {
     for (const view of views) {
       const progress = this.#progress.get(view.queue);
       if (progress === undefined || view.backlog === 0) continue;
-      const stalledForMs = now - progress.lastProgressAt;
+      // Whichever has waited longer: the whole queue without progress, or keyed jobs without an owner.
+      const since = Math.min(
+        progress.lastProgressAt,
+        this.#unownedSince.get(view.queue) ?? Number.POSITIVE_INFINITY,
+      );
+      const stalledForMs = now - since;
       if (stalledForMs < this.windowMs) continue;
       const { cause, detail } = likelyCause(view);
       stalls.push({
         queue: view.queue,
         cause,
         detail,
-        since: progress.lastProgressAt,
+        since,
         stalledForMs,
         backlog: view.backlog,
         pending: view.pending,
@@ -75,6 +86,7 @@ export class StallDetector {
   /** Forgets queues that no longer exist. */
   retain(queues: ReadonlySet<string>): void {
     for (const queue of this.#progress.keys()) if (!queues.has(queue)) this.#progress.delete(queue);
+    for (const queue of this.#unownedSince.keys()) if (!queues.has(queue)) this.#unownedSince.delete(queue);
   }
 }
 
@@ -91,6 +103,12 @@ export function likelyCause(view: QueueView): { cause: StallCause; detail: strin
       detail: view.pause.paused
         ? `the queue is paused fleet-wide (by ${view.pause.record?.by ?? "unknown"}): jetmesh resume ${view.queue}`
         : `every worker serving it (${w.serving}) has it paused: jetmesh resume ${view.queue}`,
+    };
+  const unowned = view.keyed?.unowned ?? 0;
+  if (unowned > 0)
+    return {
+      cause: "unowned-partitions",
+      detail: `${unowned} keyed job(s) wait in partitions no worker has taken (${view.keyed?.ownedPartitions ?? 0} taken): workers take a queue's partitions when they start, so restart workers started before the queue was declared with keyPartitions, and check worker logs for lease errors`,
     };
   const active = w.serving - w.paused;
   if (

@@ -124,6 +124,7 @@ async function locateJob(ctx: CommandContext, outcomes: OutcomeRecorder, jobId: 
       sequence: waiting.sequence,
       enqueuedAt: waiting.enqueuedAt ?? waiting.storedAt,
     };
+    if (waiting.key !== undefined) result.key = waiting.key;
     if (running?.state === "awaiting-redelivery") {
       result.state = "awaiting-redelivery";
       result.workerId = running.workerId;

@@ -4,6 +4,7 @@ import type { StreamInfo } from "@nats-io/jetstream";
 import { Header } from "../../runtime/index.ts";
 import type { QueueFacts, QueueRates } from "../api/protocol.ts";
 import { isNotFound, type Mesh } from "../mesh.ts";
+import { readKeyedFacts } from "./keyed-stats.ts";
 
 /** What the metrics export of a queue: its facts plus what the API does not show. */
 export interface QueueSnapshot extends QueueFacts {
@@ -163,23 +164,29 @@ export class QueueStats {
     const now = this.#now();
     // The listing was just read: its state is as fresh as a second request would be.
     const { state } = info;
-    const consumer = await jsm.consumers
-      .info(info.config.name, subjects.queueConsumer())
-      .catch((error: unknown) => {
+    const [consumer, keyed] = await Promise.all([
+      jsm.consumers.info(info.config.name, subjects.queueConsumer()).catch((error: unknown) => {
         if (isNotFound(error)) return undefined;
         throw error;
-      });
-    const pending = consumer?.num_pending ?? state.messages;
+      }),
+      readKeyedFacts(this.mesh, queue, info),
+    ]);
+    const unkeyedPending = consumer?.num_pending ?? state.messages - (keyed?.jobs ?? 0);
+    const pending = unkeyedPending + (keyed?.pending ?? 0);
     const oldestJobAt = state.messages > 0 ? await this.#enqueuedAt(info.config.name, state.first_seq) : null;
     // Jobs after the consumer's delivered sequence were never handed out; in a work queue the
     // first of them is the oldest waiting job (unless it was deleted: then the oldest job bounds it).
-    const firstWaiting = Math.max(state.first_seq, (consumer?.delivered.stream_seq ?? 0) + 1);
+    const firstWaiting = [
+      unkeyedPending > 0 ? Math.max(state.first_seq, (consumer?.delivered.stream_seq ?? 0) + 1) : null,
+      keyed?.oldestWaitingSeq ?? null,
+    ].filter((seq): seq is number => seq !== null);
+    const oldestSeq = firstWaiting.length === 0 ? null : Math.min(...firstWaiting);
     const oldestWaitingAt =
-      pending === 0
+      oldestSeq === null
         ? null
-        : firstWaiting === state.first_seq
+        : oldestSeq === state.first_seq
           ? oldestJobAt
-          : ((await this.#enqueuedAt(info.config.name, firstWaiting)) ?? oldestJobAt);
+          : ((await this.#enqueuedAt(info.config.name, oldestSeq)) ?? oldestJobAt);
     const recorded = this.#record(queue, {
       at: now,
       lastSeq: state.last_seq,
@@ -187,7 +194,7 @@ export class QueueStats {
       pending,
     });
     const rates = recorded === null ? null : withTrend(recorded, state, info.config);
-    return {
+    const facts: QueueSnapshot = {
       at: now,
       oldestWaitingAt,
       lastSeq: state.last_seq,
@@ -195,14 +202,24 @@ export class QueueStats {
       stream: info.config.name,
       backlog: state.messages,
       pending,
-      inFlight: consumer?.num_ack_pending ?? 0,
-      redelivered: consumer?.num_redelivered ?? 0,
+      inFlight: (consumer?.num_ack_pending ?? 0) + (keyed?.inFlight ?? 0),
+      redelivered: (consumer?.num_redelivered ?? 0) + (keyed?.redelivered ?? 0),
       dead,
-      maxInFlight: consumer?.config.max_ack_pending ?? 0,
+      maxInFlight: (consumer?.config.max_ack_pending ?? 0) + (keyed?.maxInFlight ?? 0),
       oldestJobAt,
       oldestJobAgeMs: oldestJobAt === null ? null : Math.max(0, now - oldestJobAt),
       rates,
     };
+    if (keyed !== undefined) {
+      facts.keyed = {
+        jobs: keyed.jobs,
+        pending: keyed.pending,
+        inFlight: keyed.inFlight,
+        ownedPartitions: keyed.ownedPartitions,
+        unowned: keyed.unowned,
+      };
+    }
+    return facts;
   }
 
   /** Enqueue time of the job at a sequence (its store time without the header), null if it is gone. */

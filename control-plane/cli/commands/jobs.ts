@@ -92,6 +92,7 @@ function renderJob(job: JobLookup): string {
         : [["running since", `${time(job.startedAt)} (${duration(now - job.startedAt)})`] as const]),
       ...(job.progress === undefined ? [] : [["progress", JSON.stringify(job.progress)] as const]),
       ...(job.sequence === undefined ? [] : [["queue seq", job.sequence] as const]),
+      ...(job.key === undefined ? [] : [["key", job.key] as const]),
       ...(job.enqueuedAt === undefined
         ? []
         : [["enqueued", `${time(job.enqueuedAt)} (${ago(now - job.enqueuedAt)})`] as const]),

@@ -47,6 +47,12 @@ export const queueCommand: CommandModule<GlobalArgs, GlobalArgs & { name: string
             "backlog",
             `${q.backlog} (${q.pending} pending, ${q.inFlight} in flight of at most ${q.maxInFlight})`,
           ],
+          [
+            "keyed",
+            q.keyed === undefined
+              ? undefined
+              : `${q.keyed.jobs} of them (${q.keyed.pending} pending, ${q.keyed.inFlight} in flight; ${q.keyed.ownedPartitions} partition(s) taken${q.keyed.unowned > 0 ? `, ${q.keyed.unowned} job(s) in partitions no worker has taken` : ""})`,
+          ],
           ["rate limits", limits.length === 0 ? "none" : limits.map(limitLabel).join("; ")],
           ["redelivered", q.redelivered],
           ["dead", q.dead],
