@@ -168,14 +168,11 @@ export class Fetcher implements GatedFetcher {
       return;
     }
     if (this.#running >= this.options.concurrency) {
-      const buffered: Buffered = {
-        delivery,
-        // Lost only if the event loop stalls past the ack wait: JetStream redelivers it, so drop it.
-        lease: this.options.leases.hold(delivery, () => {
-          this.#buffer = this.#buffer.filter((entry) => entry !== buffered);
+      this.#buffer.push(
+        this.#waitUnderLease(delivery, (lost) => {
+          this.#buffer = this.#buffer.filter((entry) => entry !== lost);
         }),
-      };
-      this.#buffer.push(buffered);
+      );
       return;
     }
     if (this.#gate !== undefined && !this.#gate.admit(delivery)) {
@@ -225,13 +222,20 @@ export class Fetcher implements GatedFetcher {
    * attempt. Held jobs take slots, so no more are pulled than there are slots to hold them.
    */
   #hold(delivery: Delivery): void {
-    const held: Buffered = {
-      delivery,
-      lease: this.options.leases.hold(delivery, () => {
-        this.#held = this.#held.filter((entry) => entry !== held);
+    this.#held.push(
+      this.#waitUnderLease(delivery, (lost) => {
+        this.#held = this.#held.filter((entry) => entry !== lost);
       }),
-    };
-    this.#held.push(held);
+    );
+  }
+
+  /**
+   * An unstarted job kept under a renewed lease. The lease is lost only if the event loop stalls
+   * past the ack wait; JetStream then redelivers the job, so `drop` forgets it here.
+   */
+  #waitUnderLease(delivery: Delivery, drop: (entry: Buffered) => void): Buffered {
+    const entry: Buffered = { delivery, lease: this.options.leases.hold(delivery, () => drop(entry)) };
+    return entry;
   }
 
   /** Starts the held jobs the gate admits now, oldest first, in the slots there are. */

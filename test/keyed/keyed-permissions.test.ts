@@ -2,34 +2,22 @@
 // jobs and a worker owns partitions, runs the jobs in order per key, retries one in place and hands
 // its partitions back on close, without a single permission violation in the server's log.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { createLogger, defineJob, JetmeshClient, Worker } from "../../runtime/index.ts";
-import { DEV_USERS, startServerWithShippedAccounts } from "../support/accounts.ts";
-import { type NatsServer, uniqueName, waitFor } from "../support/harness.ts";
+import { shippedAccountsSuite } from "../support/accounts.ts";
+import { uniqueName, waitFor } from "../support/harness.ts";
 
-const USERS = DEV_USERS;
-
-let server: NatsServer;
-const closers: (() => Promise<unknown>)[] = [];
-
-before(async () => {
-  server = await startServerWithShippedAccounts();
-});
-
-after(async () => {
-  for (const close of closers.reverse()) await close().catch(() => {});
-  await server.stop();
-});
+const suite = shippedAccountsSuite();
 
 test("producer and worker credentials suffice for keyed jobs", async () => {
   const queue = uniqueName();
-  const admin = await JetmeshClient.connect({ connection: { servers: server.url, ...USERS.controlPlane } });
-  closers.push(() => admin.close());
+  const admin = await JetmeshClient.connect({ connection: suite.as("controlPlane") });
+  suite.closeLater(() => admin.close());
   await admin.queues.declare(queue, { ackWaitMs: 2000, keyPartitions: 4 });
 
   const runs: string[] = [];
   const worker = await Worker.start({
-    connection: { servers: server.url, ...USERS.worker },
+    connection: suite.as("worker"),
     queues: [queue],
     logger: createLogger({}, { JETMESH_LOG_LEVEL: "silent" }),
     jobs: [
@@ -43,10 +31,10 @@ test("producer and worker credentials suffice for keyed jobs", async () => {
       }),
     ],
   });
-  closers.push(() => worker.close());
+  suite.closeLater(() => worker.close());
 
-  const producer = await JetmeshClient.connect({ connection: { servers: server.url, ...USERS.producer } });
-  closers.push(() => producer.close());
+  const producer = await JetmeshClient.connect({ connection: suite.as("producer") });
+  suite.closeLater(() => producer.close());
   const keys = ["k0", "k1", "k2"];
   await producer.enqueueMany(
     [0, 1, 2, 3].flatMap((index) =>
@@ -62,6 +50,6 @@ test("producer and worker credentials suffice for keyed jobs", async () => {
     );
   }
   await worker.close();
-  const denied = server.log.split("\n").filter((line) => /Violation/.test(line));
+  const denied = suite.server.log.split("\n").filter((line) => /Violation/.test(line));
   assert.deepEqual(denied, [], "keyed jobs need nothing the roles lack");
 });

@@ -128,6 +128,33 @@ function windowsWithout(runs: readonly Run[], others: readonly Run[]): number[] 
   return windows.slice(1, -1).filter((window) => !busy.has(window));
 }
 
+/**
+ * The limited starts spread over at least `minWindows` windows, no window had more than 5 + 1 of
+ * them, and the other queue started jobs in every window they spanned (it took the slots).
+ */
+function assertLimitHeld(
+  limited: readonly Run[],
+  others: readonly Run[],
+  minWindows: number,
+  what: string,
+): void {
+  const counts = perWindow(limited).map(([, count]) => count);
+  assert.ok(
+    counts.length >= minWindows,
+    `${what} starts spread over at least ${minWindows} windows (got ${counts.length})`,
+  );
+  assert.deepEqual(
+    counts.filter((count) => count > 6),
+    [],
+    `no window had more than 5 + 1 ${what} starts`,
+  );
+  assert.deepEqual(
+    windowsWithout(limited, others),
+    [],
+    `low jobs started in every window ${what} was limited`,
+  );
+}
+
 function assertFirstAttempts(runs: readonly Run[]): void {
   assert.deepEqual(
     runs.filter((run) => run.attempt !== 1).map((run) => `${run.queue}/${run.name}: attempt ${run.attempt}`),
@@ -154,17 +181,7 @@ test("a 5/s limit on the high queue holds, and the low queue takes the slots hig
       .map(([, count]) => count)
       .join(" ")}`,
   );
-  assert.ok(counts.length >= 6, `high's starts spread over at least 6 windows (got ${counts.length})`);
-  assert.deepEqual(
-    counts.filter((count) => count > 6),
-    [],
-    "no window had more than 5 + 1 high starts",
-  );
-  assert.deepEqual(
-    windowsWithout(highRuns, lowRuns),
-    [],
-    "low jobs started in every window high was limited",
-  );
+  assertLimitHeld(highRuns, lowRuns, 6, "high");
   assertFirstAttempts(runs);
   assert.equal(redelivered.max, 0, "no job was redelivered while it waited");
 });
@@ -195,18 +212,8 @@ test("a job-name limit on a lane holds back only that name; its held jobs keep t
       .join(" ")}`,
   );
   t.diagnostic(`low starts while "limited" was held back: ${lowRuns.length}`);
-  assert.ok(counts.length >= 8, `the limited starts spread over at least 8 windows (got ${counts.length})`);
-  assert.deepEqual(
-    counts.filter((count) => count > 6),
-    [],
-    "no window had more than 5 + 1 starts of the limited name",
-  );
+  assertLimitHeld(limited, lowRuns, 8, '"limited"');
   assert.equal(free.length, highJobs / 5, "the unlimited name of the same queue all ran");
-  assert.deepEqual(
-    windowsWithout(limited, lowRuns),
-    [],
-    "low jobs started in every window the name was limited",
-  );
   assertFirstAttempts(runs);
   assert.equal(redelivered.max, 0, "no job was redelivered while it waited");
 });
@@ -256,17 +263,7 @@ test("weighted: a 5/s limit on the heavier queue holds, and the other queue take
   const counts = perWindow(highRuns).map(([, count]) => count);
   t.diagnostic(`high (weight 3) starts per 1 s window: ${counts.join(" ")}`);
   t.diagnostic(`low (weight 1) starts meanwhile: ${lowRuns.length}`);
-  assert.ok(counts.length >= 4, `high's starts spread over at least 4 windows (got ${counts.length})`);
-  assert.deepEqual(
-    counts.filter((count) => count > 6),
-    [],
-    "no window had more than 5 + 1 high starts",
-  );
-  assert.deepEqual(
-    windowsWithout(highRuns, lowRuns),
-    [],
-    "low jobs started in every window high was limited",
-  );
+  assertLimitHeld(highRuns, lowRuns, 4, "high");
   assertFirstAttempts(runs);
   assert.equal(redelivered.max, 0, "no job was redelivered while it waited");
 });

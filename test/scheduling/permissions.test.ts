@@ -2,35 +2,23 @@
 // scheduling: a producer enqueues a delayed job, a worker moves a long retry to the delay store,
 // and the control plane fires both, with no permission violation in the server's log.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import type { ControlPlane } from "../../control-plane/index.ts";
 import { defineJob, JetmeshClient, Worker } from "../../runtime/index.ts";
 import { quietLogger, startControlPlane } from "../control-plane/support.ts";
-import { DEV_USERS, startServerWithShippedAccounts } from "../support/accounts.ts";
-import { type NatsServer, uniqueName, waitFor } from "../support/harness.ts";
+import { shippedAccountsSuite } from "../support/accounts.ts";
+import { uniqueName, waitFor } from "../support/harness.ts";
 
-const USERS = DEV_USERS;
-
-let server: NatsServer;
+const suite = shippedAccountsSuite();
 let cp: ControlPlane;
-const closers: (() => Promise<unknown>)[] = [];
-
-before(async () => {
-  server = await startServerWithShippedAccounts();
-});
-
-after(async () => {
-  for (const close of closers.reverse()) await close().catch(() => {});
-  await server.stop();
-});
 
 test("producer, worker and control plane credentials suffice for delayed jobs and long retries", async () => {
   const queue = uniqueName();
-  const admin = await JetmeshClient.connect({ connection: { servers: server.url, ...USERS.controlPlane } });
-  closers.push(() => admin.close());
+  const admin = await JetmeshClient.connect({ connection: suite.as("controlPlane") });
+  suite.closeLater(() => admin.close());
   await admin.queues.declare(queue, { ackWaitMs: 2000 });
-  cp = await startControlPlane(server.url, { connection: { servers: server.url, ...USERS.controlPlane } });
-  closers.push(() => cp.stop());
+  cp = await startControlPlane(suite.server.url, { connection: suite.as("controlPlane") });
+  suite.closeLater(() => cp.stop());
   const runs: { jobId: string; attempt: number }[] = [];
   const job = defineJob({
     name: "flaky",
@@ -41,14 +29,14 @@ test("producer, worker and control plane credentials suffice for delayed jobs an
     },
   });
   const worker = await Worker.start({
-    connection: { servers: server.url, ...USERS.worker },
+    connection: suite.as("worker"),
     queues: [queue],
     jobs: [job],
     logger: quietLogger,
   });
-  closers.push(() => worker.close());
-  const producer = await JetmeshClient.connect({ connection: { servers: server.url, ...USERS.producer } });
-  closers.push(() => producer.close());
+  suite.closeLater(() => worker.close());
+  const producer = await JetmeshClient.connect({ connection: suite.as("producer") });
+  suite.closeLater(() => producer.close());
   const { jobId, dueAt } = await producer.enqueue(queue, "flaky", {}, { delay: 1000 });
   assert.ok(dueAt !== undefined, "stored as a delayed job");
   await waitFor(
@@ -56,6 +44,6 @@ test("producer, worker and control plane credentials suffice for delayed jobs an
     "the retried attempt",
     60_000,
   );
-  const violations = server.log.split("\n").filter((line) => /Violation/.test(line));
+  const violations = suite.server.log.split("\n").filter((line) => /Violation/.test(line));
   assert.deepEqual(violations, [], "no role lacked a permission");
 });
